@@ -1,0 +1,266 @@
+import { parseBody } from './body.js';
+import { ProtocolError } from './errors.js';
+import {
+  DEFAULT_MAX_PACKET_SIZE,
+  HEADER_SIZE,
+  MAGIC_LAST_REQ,
+  MAGIC_LAST_RES,
+  MAGIC_PREFIX,
+  MAGIC_REQ,
+  MAGIC_RES,
+} from './header.js';
+import { type Magic, PACKET_NAMES, type Packet, type PacketType } from './packet-types.js';
+
+/** Called with each complete packet, in stream order. */
+export type PacketHandler = (packet: Packet, magic: Magic) => void;
+
+/** Options for `PacketDecoder`. */
+export interface DecoderOptions {
+  /**
+   * The largest body accepted. A header announcing more is refused as soon as its 12 bytes are
+   * in, before anything is buffered or allocated.
+   * @default 67108864 (64 MiB)
+   */
+  maxPacketSize?: number;
+  /**
+   * Accept admin text lines between packets, as a job server must (protocol.md section 1): a
+   * unit whose first byte is not zero is a line, passed here without its `\r\n` or `\n`.
+   * Without it, such a byte is a bad magic.
+   */
+  onText?: (line: string) => void;
+  /** The longest text line accepted, in bytes. @default 8192 (gearmand's buffer) */
+  maxLineLength?: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * An incremental decoder of the binary protocol: `push()` chunks as they arrive, in any sizes;
+ * it calls `onPacket` for every complete packet and keeps the rest.
+ *
+ * A packet lying wholly inside one chunk is decoded in place: its `payload` is a view into that
+ * chunk, not a copy (copy it if you keep it and the chunk is large). A packet split across chunks
+ * is joined once, when its last byte arrives. At most `maxPacketSize` + 12 bytes are ever held.
+ *
+ * After a `ProtocolError` the stream cannot be re-synchronised: every later `push()` throws the
+ * same error, and the caller should close the connection. A throw from `onPacket` also ends the
+ * decoder, since the rest of that chunk is lost.
+ *
+ * @example
+ * const decoder = new PacketDecoder((packet) => console.log(packet.type));
+ * socket.on('data', (chunk) => decoder.push(chunk));
+ */
+export class PacketDecoder {
+  readonly #onPacket: PacketHandler;
+  readonly #onText: ((line: string) => void) | undefined;
+  readonly #maxPacketSize: number;
+  readonly #maxLineLength: number;
+
+  // A header that arrived in pieces, and the body parts of a packet that spans chunks.
+  readonly #header = Buffer.alloc(HEADER_SIZE);
+  #headerFilled = 0;
+  #type: PacketType = 'NOOP';
+  #magic: Magic = 'RES';
+  #size = 0;
+  #parts: Buffer[] = [];
+  #partsSize = 0;
+  // A text line that spans chunks.
+  #lineParts: Buffer[] | undefined;
+  #lineSize = 0;
+  #failure: unknown;
+
+  constructor(onPacket: PacketHandler, options: DecoderOptions = {}) {
+    const { maxPacketSize = DEFAULT_MAX_PACKET_SIZE, maxLineLength = 8192 } = options;
+    if (!Number.isInteger(maxPacketSize) || maxPacketSize < 0 || maxPacketSize > 0xffffffff) {
+      throw new RangeError(`maxPacketSize must be an integer from 0 to 4294967295`);
+    }
+    this.#onPacket = onPacket;
+    this.#onText = options.onText;
+    this.#maxPacketSize = maxPacketSize;
+    this.#maxLineLength = maxLineLength;
+  }
+
+  /** Bytes held for a packet or line that has not fully arrived. */
+  get bufferedBytes(): number {
+    return this.#headerFilled + this.#partsSize + this.#lineSize;
+  }
+
+  /**
+   * Decodes what `chunk` completes and keeps the rest.
+   * @throws ProtocolError (`ERR_PROTOCOL`): bad magic, unknown type, size over the limit, a body
+   *   with too few fields, an over-long text line; or whatever `onPacket` threw.
+   */
+  push(chunk: Buffer): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    try {
+      this.#consume(chunk);
+    } catch (error) {
+      this.#failure = error;
+      this.#drop();
+      throw error;
+    }
+  }
+
+  /** Forgets any partial packet and any earlier failure, as for a new connection. */
+  reset(): void {
+    this.#failure = undefined;
+    this.#drop();
+  }
+
+  #drop(): void {
+    this.#headerFilled = 0;
+    this.#parts = [];
+    this.#partsSize = 0;
+    this.#lineParts = undefined;
+    this.#lineSize = 0;
+  }
+
+  #consume(chunk: Buffer): void {
+    const length = chunk.length;
+    let offset = 0;
+    if (this.#lineParts !== undefined) {
+      offset = this.#continueLine(chunk);
+    } else if (this.#headerFilled > 0) {
+      offset = this.#continuePacket(chunk);
+    }
+
+    // Fast path: whole packets inside this chunk are decoded in place.
+    while (offset >= 0 && offset < length) {
+      if (chunk[offset] !== 0 && this.#onText !== undefined) {
+        offset = this.#readLine(chunk, offset);
+        continue;
+      }
+      if (length - offset < HEADER_SIZE) {
+        this.#startHeader(chunk, offset);
+        return;
+      }
+      const size = this.#checkHeader(chunk, offset);
+      const start = offset + HEADER_SIZE;
+      const end = start + size;
+      if (end > length) {
+        this.#headerFilled = HEADER_SIZE;
+        this.#parts.push(chunk.subarray(start));
+        this.#partsSize = length - start;
+        return;
+      }
+      offset = end;
+      this.#onPacket(parseBody(this.#type, chunk, start, end), this.#magic);
+    }
+  }
+
+  /** Copies the first bytes of a header, checking the magic as far as it has come. */
+  #startHeader(chunk: Buffer, offset: number): void {
+    for (let i = offset; i < chunk.length; i++) this.#takeHeaderByte(chunk[i] as number);
+  }
+
+  #takeHeaderByte(byte: number): void {
+    const at = this.#headerFilled;
+    if (at < 3 ? byte !== MAGIC_PREFIX[at] : at === 3 && byte !== MAGIC_LAST_REQ && byte !== MAGIC_LAST_RES) {
+      throw new ProtocolError('BAD_MAGIC', `bad magic byte 0x${byte.toString(16)} at offset ${at}`);
+    }
+    this.#header[at] = byte;
+    this.#headerFilled = at + 1;
+  }
+
+  /** Continues a packet begun in an earlier chunk; returns where the rest of `chunk` starts. */
+  #continuePacket(chunk: Buffer): number {
+    let offset = 0;
+    if (this.#headerFilled < HEADER_SIZE) {
+      while (this.#headerFilled < HEADER_SIZE) {
+        if (offset === chunk.length) return -1;
+        this.#takeHeaderByte(chunk[offset++] as number);
+      }
+      this.#checkHeader(this.#header, 0);
+    }
+    const need = this.#size - this.#partsSize;
+    const available = chunk.length - offset;
+    if (available < need) {
+      if (available > 0) this.#parts.push(offset === 0 ? chunk : chunk.subarray(offset));
+      this.#partsSize += available;
+      return -1;
+    }
+    const parts = this.#parts;
+    parts.push(chunk.subarray(offset, offset + need));
+    // Concatenate once, now that the whole body is here (postgres.js does the same).
+    const body = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.#size);
+    this.#headerFilled = 0;
+    this.#parts = [];
+    this.#partsSize = 0;
+    this.#onPacket(parseBody(this.#type, body, 0, body.length), this.#magic);
+    return offset + need;
+  }
+
+  /** Validates a complete header and records its type, magic and size; returns the size. */
+  #checkHeader(buf: Buffer, offset: number): number {
+    const magic = buf.readUInt32BE(offset);
+    if (magic !== MAGIC_REQ && magic !== MAGIC_RES) {
+      throw new ProtocolError('BAD_MAGIC', `bad magic 0x${magic.toString(16).padStart(8, '0')}`);
+    }
+    const number = buf.readUInt32BE(offset + 4);
+    const type = PACKET_NAMES[number];
+    if (type === undefined) {
+      throw new ProtocolError('UNKNOWN_TYPE', `unknown packet type ${number}`);
+    }
+    const size = buf.readUInt32BE(offset + 8);
+    if (size > this.#maxPacketSize) {
+      throw new ProtocolError(
+        'TOO_LARGE',
+        `packet size ${size} exceeds maxPacketSize ${this.#maxPacketSize}`,
+      );
+    }
+    this.#type = type;
+    this.#magic = magic === MAGIC_REQ ? 'REQ' : 'RES';
+    this.#size = size;
+    return size;
+  }
+
+  /** Reads a text line starting at `offset`; returns where the next unit starts, or -1. */
+  #readLine(chunk: Buffer, offset: number): number {
+    const newline = chunk.indexOf(LF, offset);
+    if (newline === -1) {
+      this.#lineParts = [];
+      this.#keepLinePart(chunk.subarray(offset));
+      return -1;
+    }
+    this.#checkLineLength(newline - offset);
+    this.#emitLine(chunk, offset, newline);
+    return newline + 1;
+  }
+
+  #continueLine(chunk: Buffer): number {
+    const newline = chunk.indexOf(LF);
+    if (newline === -1) {
+      this.#keepLinePart(chunk);
+      return -1;
+    }
+    this.#checkLineLength(this.#lineSize + newline);
+    const parts = this.#lineParts ?? [];
+    parts.push(chunk.subarray(0, newline));
+    const line = Buffer.concat(parts);
+    this.#lineParts = undefined;
+    this.#lineSize = 0;
+    this.#emitLine(line, 0, line.length);
+    return newline + 1;
+  }
+
+  #keepLinePart(part: Buffer): void {
+    this.#checkLineLength(this.#lineSize + part.length);
+    this.#lineParts?.push(part);
+    this.#lineSize += part.length;
+  }
+
+  #checkLineLength(length: number): void {
+    if (length > this.#maxLineLength) {
+      throw new ProtocolError(
+        'LINE_TOO_LONG',
+        `text line of ${length} bytes exceeds maxLineLength ${this.#maxLineLength}`,
+      );
+    }
+  }
+
+  #emitLine(buf: Buffer, start: number, newline: number): void {
+    const end = newline > start && buf[newline - 1] === CR ? newline - 1 : newline;
+    this.#onText?.(buf.toString('utf8', start, end));
+  }
+}

@@ -1,0 +1,46 @@
+export { parseBody, parseDecimal } from './body.js';
+export { type DecoderOptions, type PacketHandler, PacketDecoder } from './decoder.js';
+export { type EncodeOptions, encodePacket, encodePacketParts } from './encoder.js';
+export {
+  AdminError,
+  ClosedError,
+  ConnectionError,
+  GearmanError,
+  type GearmanErrorCode,
+  InvalidArgumentError,
+  isGearmanError,
+  JobExceptionError,
+  JobFailedError,
+  JobSettledError,
+  ProtocolError,
+  type ProtocolErrorReason,
+  ServerError,
+  TimeoutError,
+} from './errors.js';
+export {
+  DEFAULT_MAX_PACKET_SIZE,
+  HEADER_SIZE,
+  MAGIC_REQ,
+  MAGIC_RES,
+} from './header.js';
+export {
+  COPY_THRESHOLD,
+  MAX_HANDLE_SIZE,
+  MAX_REDUCER_SIZE,
+  MAX_STATUS_NUMBER,
+  MAX_UNIQUE_SIZE,
+} from './limits.js';
+export {
+  allowsMagic,
+  FIELD_KINDS,
+  type FieldName,
+  type Magic,
+  PACKET_NAMES,
+  PACKET_TYPES,
+  type Packet,
+  type PacketInit,
+  type PacketInitOf,
+  type PacketOf,
+  type PacketType,
+  packetName,
+} from './packet-types.js';
