@@ -1,0 +1,692 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import {
+  ClosedError,
+  ConnectionError,
+  encodePacketParts,
+  type GearmanError,
+  isGearmanError,
+  type Packet,
+  PacketDecoder,
+  type PacketInit,
+  type PacketType,
+  ProtocolError,
+  ServerError,
+  TimeoutError,
+} from '@gearmanode/protocol';
+import pRetry from 'p-retry';
+import { Queue } from './queue.js';
+
+/** Where a job server listens: TCP `host:port`, or a Unix socket `path`. */
+export type ServerAddress = { host: string; port: number } | { path: string };
+
+/** How a connection tries again after losing its socket (passed to p-retry). */
+export interface ReconnectOptions {
+  /** Attempts after the first before giving up. @default Infinity */
+  retries?: number;
+  /** Delay before the first retry, in ms. @default 100 */
+  minTimeout?: number;
+  /** Longest delay between attempts, in ms. @default 5000 */
+  maxTimeout?: number;
+  /** Growth of the delay per attempt. @default 2 */
+  factor?: number;
+  /** Multiply each delay by a random factor from 1 to 2 (jitter). @default true */
+  randomize?: boolean;
+  /** Strategy hook: return false to give up after this failed attempt. */
+  shouldRetry?: (context: { error: Error; attempt: number }) => boolean | Promise<boolean>;
+}
+
+/** Options of one connection to one job server. */
+export interface ConnectionOptions {
+  address: ServerAddress;
+  /**
+   * Wrap the socket in TLS from the first byte. `true` verifies the server against Node's
+   * default CAs; an object is passed to `tls.connect` (ca, cert, servername, …). There is no
+   * fallback to plaintext. @default false
+   */
+  tls?: boolean | tls.ConnectionOptions;
+  /** Give up on one connect attempt after this many ms. @default 5000 */
+  connectTimeout?: number;
+  /**
+   * Deadline for every request that expects a reply, from when it is written. gearmand answers
+   * some bad requests with silence (protocol.md section 11, item 8); when a deadline passes the
+   * socket is closed and opened again, since the reply order can no longer be trusted.
+   * @default 10000
+   */
+  requestTimeout?: number;
+  /** Send ECHO_REQ after this many ms without incoming bytes, to detect a dead link; 0 disables. @default 15000 */
+  heartbeatInterval?: number;
+  /** TCP keepalive. @default true */
+  keepAlive?: boolean;
+  /** TCP_NODELAY: without it small packets wait for Nagle's algorithm. @default true */
+  noDelay?: boolean;
+  /** Largest packet body sent or accepted. @default 67108864 (64 MiB) */
+  maxPacketSize?: number;
+  /** Reconnect after losing the socket; `false` closes the connection instead. @default true */
+  reconnect?: boolean | ReconnectOptions;
+  /** Send OPTION_REQ `exceptions` on every socket, so WORK_EXCEPTION reaches us. @default true */
+  exceptions?: boolean;
+  /** Accept admin text responses (for admin connections). @default false */
+  text?: boolean;
+  /** Packets written first on every new socket, e.g. a worker's CAN_DO and SET_CLIENT_ID. */
+  setup?: () => readonly PacketInit[];
+  /** Packets that answer no request: WORK_* for clients, NOOP for workers, JOB_NOT_FOUND. */
+  onPacket?: (packet: Packet) => void;
+  /** Lifecycle events; see `ConnectionEvent`. */
+  onEvent?: (event: ConnectionEvent) => void;
+}
+
+/** What happened to a connection. */
+export type ConnectionEvent =
+  | { type: 'connect'; server: string; generation: number }
+  | { type: 'disconnect'; server: string; error: Error | undefined }
+  | { type: 'reconnecting'; server: string; attempt: number; error: Error }
+  | { type: 'give-up'; server: string; error: Error };
+
+/** `idle` (not yet connected), `connecting`, `ready`, `reconnecting` (between attempts), `closed`. */
+export type ConnectionState = 'idle' | 'connecting' | 'ready' | 'reconnecting' | 'closed';
+
+/** Receives the reply to one request. Must not throw. */
+export interface ReplyHandler {
+  /** The reply packet: one of the types the request expects. */
+  onReply(packet: Packet): void;
+  /** ServerError for an ERROR reply; ConnectionError, TimeoutError or ClosedError otherwise. */
+  onError(error: GearmanError): void;
+}
+
+/** Receives an admin text response line by line. Must not throw. */
+export interface TextReplyHandler {
+  /** One line without its line ending; return true when it completes the response. */
+  onLine(line: string): boolean;
+  onError(error: GearmanError): void;
+}
+
+interface Pending {
+  readonly type: PacketType | 'TEXT';
+  readonly handler: ReplyHandler | TextReplyHandler;
+  written: boolean;
+  deadline: number;
+}
+
+// PROTOCOL section 4.1: which packets answer which request (ERROR answers any of them).
+const REPLIES: Partial<Record<PacketType, ReadonlySet<PacketType>>> = (() => {
+  const created = new Set<PacketType>(['JOB_CREATED']);
+  const submits: PacketType[] = [
+    'SUBMIT_JOB',
+    'SUBMIT_JOB_BG',
+    'SUBMIT_JOB_HIGH',
+    'SUBMIT_JOB_HIGH_BG',
+    'SUBMIT_JOB_LOW',
+    'SUBMIT_JOB_LOW_BG',
+    'SUBMIT_JOB_SCHED',
+    'SUBMIT_JOB_EPOCH',
+    'SUBMIT_REDUCE_JOB',
+    'SUBMIT_REDUCE_JOB_BACKGROUND',
+  ];
+  return {
+    ...Object.fromEntries(submits.map((type) => [type, created])),
+    GET_STATUS: new Set(['STATUS_RES']),
+    GET_STATUS_UNIQUE: new Set(['STATUS_RES_UNIQUE']),
+    OPTION_REQ: new Set(['OPTION_RES']),
+    ECHO_REQ: new Set(['ECHO_RES']),
+    GRAB_JOB: new Set(['JOB_ASSIGN', 'NO_JOB']),
+    GRAB_JOB_UNIQ: new Set(['JOB_ASSIGN_UNIQ', 'NO_JOB']),
+    // PROTOCOL section 5.2: GRAB_JOB_ALL gets JOB_ASSIGN_UNIQ for jobs without a reducer.
+    GRAB_JOB_ALL: new Set(['JOB_ASSIGN_ALL', 'JOB_ASSIGN_UNIQ', 'NO_JOB']),
+  };
+})();
+
+const UNSOLICITED = new Set<PacketType>([
+  'NOOP',
+  'WORK_STATUS',
+  'WORK_COMPLETE',
+  'WORK_FAIL',
+  'WORK_EXCEPTION',
+  'WORK_DATA',
+  'WORK_WARNING',
+]);
+
+const IGNORE_REPLY: ReplyHandler = {
+  onReply() {},
+  // An old server may not know OPTION_REQ; WORK_EXCEPTION then arrives as WORK_FAIL, no worse.
+  onError() {},
+};
+
+/** `host:port` or the socket path, for messages and events. */
+export function formatAddress(address: ServerAddress): string {
+  return 'path' in address ? address.path : `${address.host}:${address.port}`;
+}
+
+/**
+ * One job server connection, shared by the client, the admin client and the worker: it owns
+ * one socket at a time, feeds the decoder, batches writes per tick, matches replies to requests
+ * strictly in order, and reconnects with backoff.
+ *
+ * Not part of the public API: sibling packages import it from `@gearmanode/client/internal`.
+ */
+export class Connection {
+  readonly server: string;
+  readonly #options: ConnectionOptions;
+  readonly #requestTimeout: number;
+  readonly #heartbeatInterval: number;
+  readonly #fifo = new Queue<Pending>();
+  #state: ConnectionState = 'idle';
+  #socket: net.Socket | undefined;
+  #decoder: PacketDecoder;
+  #generation = 0;
+  #outbox: Buffer[] = [];
+  #unwritten: Pending[] = [];
+  #flushScheduled = false;
+  #lastReceive = 0;
+  #heartbeat: Pending | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #retryAbort = new AbortController();
+  #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  #closedResolve!: (cause: Error | undefined) => void;
+  #drainWaiters: (() => void)[] = [];
+
+  /** Resolves once the connection is closed for good, with the cause (never rejects). */
+  readonly closed: Promise<Error | undefined>;
+
+  constructor(options: ConnectionOptions) {
+    this.#options = options;
+    this.server = formatAddress(options.address);
+    this.#requestTimeout = options.requestTimeout ?? 10_000;
+    this.#heartbeatInterval = options.heartbeatInterval ?? 15_000;
+    this.#decoder = this.#newDecoder();
+    this.closed = new Promise((resolve) => {
+      this.#closedResolve = resolve;
+    });
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Increases with every new socket; a job taken on one generation belongs to that socket. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Requests written or queued that await a reply. */
+  get pendingRequests(): number {
+    return this.#fifo.size;
+  }
+
+  /** True while the socket's buffer is over its high-water mark: wait for `drained()`. */
+  get needsDrain(): boolean {
+    return this.#socket?.writableNeedDrain ?? false;
+  }
+
+  /**
+   * Starts connecting if idle and resolves once ready. Rejects with the first attempt's error
+   * when reconnecting is off, or with the last one when the connection gives up or closes.
+   */
+  connect(): Promise<void> {
+    if (this.#state === 'ready') return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(new ClosedError('connection is closed'));
+    const ready = new Promise<void>((resolve, reject) => {
+      this.#readyWaiters.push({ resolve, reject });
+    });
+    if (this.#state === 'idle') void this.#connectLoop();
+    return ready;
+  }
+
+  /** Resolves when the socket can take more writes. */
+  drained(): Promise<void> {
+    if (!this.needsDrain) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Sends a packet that expects no reply (CAN_DO, WORK_*, …). Returns false, sending nothing,
+   * when there is no live socket; packets are never carried over to a later socket.
+   * @throws InvalidArgumentError when the packet cannot be encoded.
+   */
+  send(packet: PacketInit): boolean {
+    const parts = this.#encode(packet);
+    if (this.#state !== 'ready') return false;
+    this.#enqueue(parts);
+    return true;
+  }
+
+  /**
+   * Sends a request whose reply goes to `handler`: the next reply-type packet, in order. An
+   * idle connection starts connecting, and requests made while connecting are sent once ready.
+   * @throws InvalidArgumentError when the packet cannot be encoded; ConnectionError
+   *   (`maybeRan: false`) when the connection is between reconnect attempts; ClosedError after
+   *   close. Nothing is queued when it throws.
+   */
+  request(packet: PacketInit, handler: ReplyHandler): void {
+    const parts = this.#encode(packet);
+    this.#admit();
+    const pending: Pending = { type: packet.type, handler, written: false, deadline: 0 };
+    this.#fifo.push(pending);
+    this.#unwritten.push(pending);
+    this.#enqueue(parts);
+  }
+
+  /** `request()` as a promise; ERROR replies reject with ServerError. */
+  requestAsync(packet: PacketInit): Promise<Packet> {
+    return new Promise((resolve, reject) => {
+      this.request(packet, { onReply: resolve, onError: reject });
+    });
+  }
+
+  /**
+   * Sends an admin text command (with its `\r\n`) and hands the response lines to `handler`.
+   * Requires the `text` option.
+   */
+  requestText(line: string, handler: TextReplyHandler): void {
+    if (this.#options.text !== true) throw new Error('requestText needs the text option');
+    this.#admit();
+    const pending: Pending = { type: 'TEXT', handler, written: false, deadline: 0 };
+    this.#fifo.push(pending);
+    this.#unwritten.push(pending);
+    this.#enqueue([Buffer.from(line, 'utf8')]);
+  }
+
+  /**
+   * Closes the socket after writing what is queued; requests still awaiting a reply reject
+   * with ClosedError. No reconnect follows. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#state !== 'closed') {
+      const socket = this.#socket;
+      this.#flush();
+      this.#shutdown(new ClosedError('connection closed'), undefined);
+      if (socket !== undefined && !socket.destroyed) {
+        const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        socket.end();
+        const timer = setTimeout(() => socket.destroy(), 1000).unref();
+        await gone;
+        clearTimeout(timer);
+      }
+    }
+    await this.closed;
+  }
+
+  /** Closes the socket now; everything pending rejects with ClosedError. Idempotent. */
+  destroy(cause?: Error): void {
+    if (this.#state === 'closed') return;
+    const socket = this.#socket;
+    this.#shutdown(new ClosedError('connection destroyed', { cause }), cause);
+    socket?.destroy();
+  }
+
+  #encode(packet: PacketInit): Buffer[] {
+    return encodePacketParts(packet, { maxPacketSize: this.#options.maxPacketSize });
+  }
+
+  #admit(): void {
+    switch (this.#state) {
+      case 'closed':
+        throw new ClosedError('connection is closed');
+      case 'reconnecting':
+        throw new ConnectionError(`not connected to ${this.server}`, {
+          maybeRan: false,
+          server: this.server,
+        });
+      case 'idle':
+        void this.#connectLoop();
+        return;
+      default:
+        return;
+    }
+  }
+
+  #enqueue(parts: Buffer[]): void {
+    for (const part of parts) this.#outbox.push(part);
+    if (!this.#flushScheduled && this.#state === 'ready') {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  readonly #flushTask = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  /** Writes everything queued in one corked batch and starts the reply deadlines. */
+  #flush(): void {
+    const socket = this.#socket;
+    if (this.#state !== 'ready' || socket === undefined || this.#outbox.length === 0) return;
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    if (outbox.length === 1) {
+      socket.write(outbox[0] as Buffer);
+    } else {
+      socket.cork();
+      for (const chunk of outbox) socket.write(chunk);
+      socket.uncork();
+    }
+    const deadline = Date.now() + this.#requestTimeout;
+    for (const pending of this.#unwritten) {
+      pending.written = true;
+      pending.deadline = deadline;
+    }
+    this.#unwritten = [];
+  }
+
+  async #connectLoop(): Promise<void> {
+    this.#state = 'connecting';
+    const reconnect = this.#options.reconnect ?? true;
+    const retry: ReconnectOptions = typeof reconnect === 'object' ? reconnect : {};
+    try {
+      await pRetry(() => this.#open(), {
+        retries: reconnect === false ? 0 : (retry.retries ?? Number.POSITIVE_INFINITY),
+        minTimeout: retry.minTimeout ?? 100,
+        maxTimeout: retry.maxTimeout ?? 5000,
+        factor: retry.factor ?? 2,
+        randomize: retry.randomize ?? true,
+        signal: this.#retryAbort.signal,
+        unref: true,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+          if (this.#isClosed()) return;
+          this.#state = 'reconnecting';
+          // Requests queued for this attempt can go elsewhere: they were never written.
+          this.#rejectPending(error);
+          if (retriesLeft > 0) {
+            this.#emit({
+              type: 'reconnecting',
+              server: this.server,
+              attempt: attemptNumber,
+              error,
+            });
+          }
+        },
+        shouldRetry: async ({ error, attemptNumber }) => {
+          if (this.#isClosed()) return false;
+          const hook = retry.shouldRetry;
+          return hook === undefined ? true : hook({ error, attempt: attemptNumber });
+        },
+      });
+    } catch (error) {
+      if (this.#isClosed()) return;
+      const cause = error instanceof Error ? error : new Error(String(error));
+      this.#emit({ type: 'give-up', server: this.server, error: cause });
+      this.#shutdown(
+        new ConnectionError(`gave up connecting to ${this.server}: ${cause.message}`, {
+          maybeRan: false,
+          server: this.server,
+        }),
+        cause,
+      );
+    }
+  }
+
+  /** One connect attempt: resolves once the socket is connected and set up. */
+  #open(): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(new ClosedError('connection is closed'));
+    this.#state = 'connecting';
+    return new Promise<void>((resolve, reject) => {
+      const socket = this.#createSocket();
+      const connectEvent = this.#options.tls ? 'secureConnect' : 'connect';
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(
+          isGearmanError(error)
+            ? error
+            : new ConnectionError(
+                `cannot connect to ${this.server}: ${error.message}`,
+                {
+                  maybeRan: false,
+                  server: this.server,
+                },
+                { cause: error },
+              ),
+        );
+      };
+      const timer = setTimeout(() => {
+        fail(new TimeoutError(`connecting to ${this.server} took over ${this.#connectTimeout} ms`));
+      }, this.#connectTimeout);
+      socket.once('error', fail);
+      socket.once(connectEvent, () => {
+        clearTimeout(timer);
+        socket.off('error', fail);
+        if (this.#isClosed()) {
+          socket.destroy();
+          reject(new ClosedError('connection is closed'));
+          return;
+        }
+        this.#attach(socket);
+        resolve();
+      });
+    });
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  get #connectTimeout(): number {
+    return this.#options.connectTimeout ?? 5000;
+  }
+
+  #createSocket(): net.Socket {
+    const { address, tls: tlsOption } = this.#options;
+    const base: net.NetConnectOpts =
+      'path' in address
+        ? { path: address.path }
+        : {
+            host: address.host,
+            port: address.port,
+            keepAlive: this.#options.keepAlive ?? true,
+            keepAliveInitialDelay: 10_000,
+            noDelay: this.#options.noDelay ?? true,
+          };
+    if (tlsOption === undefined || tlsOption === false) return net.connect(base);
+    const extra = tlsOption === true ? {} : tlsOption;
+    const servername = 'host' in address && net.isIP(address.host) === 0 ? address.host : undefined;
+    return tls.connect({ ...base, servername, ...extra } as tls.ConnectionOptions);
+  }
+
+  /** Takes a connected socket into use: setup packets first, then whatever was queued. */
+  #attach(socket: net.Socket): void {
+    this.#socket = socket;
+    this.#generation++;
+    this.#decoder = this.#newDecoder();
+    this.#lastReceive = Date.now();
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    // The 'close' handler reports the first error; later ones add nothing.
+    let socketError: Error | undefined;
+    socket.on('error', (error) => {
+      socketError ??= error;
+    });
+    socket.once('close', () => this.#onSocketClose(socket, socketError));
+
+    const setup: Buffer[] = [];
+    if (this.#options.exceptions ?? true) {
+      const pending: Pending = {
+        type: 'OPTION_REQ',
+        handler: IGNORE_REPLY,
+        written: false,
+        deadline: 0,
+      };
+      this.#fifo.unshift(pending);
+      this.#unwritten.unshift(pending);
+      setup.push(...this.#encode({ type: 'OPTION_REQ', option: 'exceptions' }));
+    }
+    for (const packet of this.#options.setup?.() ?? []) setup.push(...this.#encode(packet));
+    this.#outbox = setup.concat(this.#outbox);
+
+    this.#state = 'ready';
+    this.#startTimer();
+    this.#flush();
+    this.#emit({ type: 'connect', server: this.server, generation: this.#generation });
+    for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
+  }
+
+  #newDecoder(): PacketDecoder {
+    return new PacketDecoder((packet, magic) => this.#onPacket(packet, magic), {
+      maxPacketSize: this.#options.maxPacketSize,
+      onText: this.#options.text === true ? (line) => this.#onLine(line) : undefined,
+      maxLineLength: 1024 * 1024,
+    });
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#lastReceive = Date.now();
+    try {
+      this.#decoder.push(chunk);
+    } catch (error) {
+      this.#socket?.destroy(error instanceof Error ? error : new Error(String(error)));
+    }
+  };
+
+  readonly #onDrain = (): void => {
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
+  };
+
+  #onPacket(packet: Packet, magic: 'REQ' | 'RES'): void {
+    if (magic !== 'RES') {
+      throw new ProtocolError('UNEXPECTED_PACKET', `the server sent ${packet.type} as a request`);
+    }
+    const type = packet.type;
+    // PROTOCOL section 8: JOB_NOT_FOUND answers a WORK_* packet, which has no FIFO entry.
+    if (UNSOLICITED.has(type) || (type === 'ERROR' && packet.code === 'JOB_NOT_FOUND')) {
+      this.#options.onPacket?.(packet);
+      return;
+    }
+    const head = this.#fifo.peek();
+    const expected = head === undefined || head.type === 'TEXT' ? undefined : REPLIES[head.type];
+    if (head === undefined || (type !== 'ERROR' && expected?.has(type) !== true)) {
+      throw new ProtocolError(
+        'UNEXPECTED_PACKET',
+        `unexpected ${type} from ${this.server} while ${head ? `awaiting a reply to ${head.type}` : 'no request was pending'}`,
+      );
+    }
+    this.#fifo.shift();
+    if (head === this.#heartbeat) this.#heartbeat = undefined;
+    const handler = head.handler as ReplyHandler;
+    if (packet.type === 'ERROR') handler.onError(new ServerError(packet.code, packet.message));
+    else handler.onReply(packet);
+  }
+
+  #onLine(line: string): void {
+    const head = this.#fifo.peek();
+    if (head === undefined || head.type !== 'TEXT') {
+      throw new ProtocolError('UNEXPECTED_PACKET', `unexpected text line from ${this.server}`);
+    }
+    if ((head.handler as TextReplyHandler).onLine(line)) this.#fifo.shift();
+  }
+
+  #onSocketClose(socket: net.Socket, error: Error | undefined): void {
+    if (socket !== this.#socket) return;
+    this.#socket = undefined;
+    this.#stopTimer();
+    this.#onDrain();
+    if (this.#state === 'closed') return;
+    this.#rejectPending(error);
+    this.#emit({ type: 'disconnect', server: this.server, error });
+    if (this.#options.reconnect === false) {
+      this.#shutdown(
+        new ConnectionError(`connection to ${this.server} lost`, {
+          maybeRan: false,
+          server: this.server,
+        }),
+        error,
+      );
+      return;
+    }
+    this.#state = 'reconnecting';
+    // A short pause before the first attempt, so a server that accepts and drops at once
+    // is not hammered in a tight loop.
+    setTimeout(() => {
+      if (this.#state === 'reconnecting') void this.#connectLoop();
+    }, this.#firstRetryDelay()).unref();
+  }
+
+  #firstRetryDelay(): number {
+    const reconnect = this.#options.reconnect;
+    const min = typeof reconnect === 'object' ? (reconnect.minTimeout ?? 100) : 100;
+    return min * (1 + Math.random());
+  }
+
+  /** Fails every request of the lost socket, saying whether each may have reached the server. */
+  #rejectPending(cause: Error | undefined): void {
+    this.#outbox = [];
+    this.#unwritten = [];
+    this.#heartbeat = undefined;
+    const detail = cause ? `: ${cause.message}` : '';
+    for (const pending of this.#fifo.drain()) {
+      pending.handler.onError(
+        new ConnectionError(
+          `connection to ${this.server} lost before the reply to ${pending.type}${detail}`,
+          { maybeRan: pending.written, server: this.server },
+          { cause },
+        ),
+      );
+    }
+  }
+
+  #shutdown(error: GearmanError, cause: Error | undefined): void {
+    this.#state = 'closed';
+    this.#retryAbort.abort(error);
+    this.#stopTimer();
+    this.#outbox = [];
+    this.#unwritten = [];
+    for (const pending of this.#fifo.drain()) pending.handler.onError(error);
+    for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);
+    this.#onDrain();
+    this.#closedResolve(cause);
+  }
+
+  #startTimer(): void {
+    const watch = Math.min(
+      this.#requestTimeout,
+      this.#heartbeatInterval || Number.POSITIVE_INFINITY,
+    );
+    const period = Math.max(25, Math.min(1000, Math.floor(watch / 4)));
+    this.#timer = setInterval(() => this.#tick(), period).unref();
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One shared deadline check instead of a timer per request. */
+  #tick(): void {
+    if (this.#state !== 'ready') return;
+    const now = Date.now();
+    const head = this.#fifo.peek();
+    const heartbeat = this.#heartbeat;
+    const late =
+      head !== undefined && head.written && head.deadline <= now
+        ? head
+        : heartbeat?.written && heartbeat.deadline <= now
+          ? heartbeat
+          : undefined;
+    if (late !== undefined) {
+      this.#socket?.destroy(
+        new TimeoutError(
+          `no reply to ${late.type} from ${this.server} within ${late === heartbeat ? 'the heartbeat deadline' : `${this.#requestTimeout} ms`}`,
+        ),
+      );
+      return;
+    }
+    const interval = this.#heartbeatInterval;
+    if (interval > 0 && heartbeat === undefined && now - this.#lastReceive >= interval) {
+      const pending: Pending = {
+        type: 'ECHO_REQ',
+        handler: { onReply: () => {}, onError: () => {} }, // a failure closes the socket anyway
+        written: false,
+        deadline: 0,
+      };
+      this.#heartbeat = pending;
+      this.#fifo.push(pending);
+      this.#enqueue(this.#encode({ type: 'ECHO_REQ', payload: '' }));
+      this.#flush();
+      pending.written = true;
+      pending.deadline = now + Math.min(this.#requestTimeout, interval);
+    }
+  }
+
+  #emit(event: ConnectionEvent): void {
+    this.#options.onEvent?.(event);
+  }
+}
