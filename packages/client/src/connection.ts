@@ -656,7 +656,7 @@ export class Connection {
     const head = this.#fifo.peek();
     const heartbeat = this.#heartbeat;
     const late =
-      head !== undefined && head.written && head.deadline <= now
+      head?.written && head.deadline <= now
         ? head
         : heartbeat?.written && heartbeat.deadline <= now
           ? heartbeat

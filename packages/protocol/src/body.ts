@@ -1,5 +1,11 @@
 import { ProtocolError } from './errors.js';
-import { FIELD_KINDS, type FieldName, PACKET_TYPES, type Packet, type PacketType } from './packet-types.js';
+import {
+  FIELD_KINDS,
+  type FieldName,
+  PACKET_TYPES,
+  type Packet,
+  type PacketType,
+} from './packet-types.js';
 
 /**
  * Splits a packet body `buf[start, end)` into the named fields of its type.

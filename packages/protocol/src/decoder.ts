@@ -156,7 +156,11 @@ export class PacketDecoder {
 
   #takeHeaderByte(byte: number): void {
     const at = this.#headerFilled;
-    if (at < 3 ? byte !== MAGIC_PREFIX[at] : at === 3 && byte !== MAGIC_LAST_REQ && byte !== MAGIC_LAST_RES) {
+    if (
+      at < 3
+        ? byte !== MAGIC_PREFIX[at]
+        : at === 3 && byte !== MAGIC_LAST_REQ && byte !== MAGIC_LAST_RES
+    ) {
       throw new ProtocolError('BAD_MAGIC', `bad magic byte 0x${byte.toString(16)} at offset ${at}`);
     }
     this.#header[at] = byte;

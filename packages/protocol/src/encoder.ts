@@ -1,11 +1,6 @@
 import { InvalidArgumentError } from './errors.js';
 import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES, MAX_WIRE_SIZE } from './header.js';
-import {
-  COPY_THRESHOLD,
-  MAX_REDUCER_SIZE,
-  MAX_STATUS_NUMBER,
-  MAX_UNIQUE_SIZE,
-} from './limits.js';
+import { COPY_THRESHOLD, MAX_REDUCER_SIZE, MAX_STATUS_NUMBER, MAX_UNIQUE_SIZE } from './limits.js';
 import {
   allowsMagic,
   FIELD_KINDS,
@@ -67,19 +62,20 @@ function encode(
   options: EncodeOptions | undefined,
   copyThreshold: number,
 ): [Buffer] | [Buffer, Buffer] {
-  const spec = PACKET_TYPES[packet.type];
+  // Own properties only: `toString` or `__proto__` would find Object.prototype's members.
+  const spec = Object.hasOwn(PACKET_TYPES, packet.type) ? PACKET_TYPES[packet.type] : undefined;
   if (spec === undefined) {
     throw new InvalidArgumentError('type', `unknown packet type ${String(packet.type)}`);
   }
   const magic = options?.magic ?? (spec.magic === 'RES' ? 'RES' : 'REQ');
-  if (!allowsMagic(packet.type, magic)) {
+  if ((magic !== 'REQ' && magic !== 'RES') || !allowsMagic(packet.type, magic)) {
     throw new InvalidArgumentError('magic', `${packet.type} cannot be sent as ${magic}`);
   }
   const fields: readonly FieldName[] = spec.fields;
   const last = fields.length - 1;
   const record = packet as unknown as Record<string, unknown>;
 
-  let bodySize = last > 0 ? last : 0; // one NUL after every field but the last
+  let bodySize = Math.max(last, 0); // one NUL after every field but the last
   try {
     for (let i = 0; i <= last; i++) {
       const name = fields[i] as FieldName;

@@ -1,5 +1,5 @@
 export { parseBody, parseDecimal } from './body.js';
-export { type DecoderOptions, type PacketHandler, PacketDecoder } from './decoder.js';
+export { type DecoderOptions, PacketDecoder, type PacketHandler } from './decoder.js';
 export { type EncodeOptions, encodePacket, encodePacketParts } from './encoder.js';
 export {
   AdminError,

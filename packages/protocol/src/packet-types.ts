@@ -130,7 +130,12 @@ export type Magic = 'REQ' | 'RES';
 
 type FieldsOf<T extends PacketType> = (typeof PACKET_TYPES)[T]['fields'][number];
 type KindValue = { string: string; number: number; boolean: boolean; data: Buffer };
-type InitKindValue = { string: string; number: number; boolean: boolean; data: Uint8Array | string };
+type InitKindValue = {
+  string: string;
+  number: number;
+  boolean: boolean;
+  data: Uint8Array | string;
+};
 
 /** A decoded packet of type `T`: `data` fields are `Buffer` views (see PacketDecoder). */
 export type PacketOf<T extends PacketType> = {

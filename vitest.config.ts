@@ -1,0 +1,58 @@
+import { fileURLToPath } from 'node:url';
+import { configDefaults, defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+
+const root = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+const integrationFiles = ['packages/*/test/**/*.int.test.ts'];
+
+/**
+ * An integration project: the same suites against the server that `globalSetup` starts and
+ * provides as `inject('gearman')`. Add one per server kind, e.g.
+ * `integration('integration-embedded', 'test/global-setup-embedded.ts')`.
+ */
+function integration(
+  name: string,
+  globalSetup: string,
+  include: string[] = integrationFiles,
+): TestProjectInlineConfiguration {
+  return {
+    extends: true,
+    test: {
+      name,
+      include,
+      globalSetup: [globalSetup],
+      testTimeout: 20_000,
+      hookTimeout: 30_000,
+    },
+  };
+}
+
+export default defineConfig({
+  resolve: {
+    // Tests run against src/, so no build step is needed first.
+    alias: [
+      { find: '@gearmanode/client/internal', replacement: root('packages/client/src/internal.ts') },
+      { find: /^@gearmanode\/([a-z-]+)$/, replacement: root('packages/$1/src/index.ts') },
+    ],
+  },
+  test: {
+    // Forks rather than threads: tests spawn and kill gearmand, and a process per worker gives
+    // the launcher's process.on('exit') cleanup a real process exit to hook into.
+    pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, '**/*.int.test.ts'],
+        },
+      },
+      // The launcher's own tests need gearmand but not the embedded server, so only here.
+      integration('integration', 'test/global-setup.ts', [
+        ...integrationFiles,
+        'test/**/*.int.test.ts',
+      ]),
+    ],
+  },
+});
