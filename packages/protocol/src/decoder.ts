@@ -1,5 +1,5 @@
 import { parseBody } from './body.js';
-import { ProtocolError } from './errors.js';
+import { InvalidArgumentError, ProtocolError } from './errors.js';
 import {
   DEFAULT_MAX_PACKET_SIZE,
   HEADER_SIZE,
@@ -73,7 +73,7 @@ export class PacketDecoder {
   constructor(onPacket: PacketHandler, options: DecoderOptions = {}) {
     const { maxPacketSize = DEFAULT_MAX_PACKET_SIZE, maxLineLength = 8192 } = options;
     if (!Number.isInteger(maxPacketSize) || maxPacketSize < 0 || maxPacketSize > 0xffffffff) {
-      throw new RangeError(`maxPacketSize must be an integer from 0 to 4294967295`);
+      throw new InvalidArgumentError('maxPacketSize', 'must be an integer from 0 to 4294967295');
     }
     this.#onPacket = onPacket;
     this.#onText = options.onText;

@@ -4,7 +4,7 @@
  * (where `instanceof` would fail).
  */
 export type GearmanErrorCode =
-  /** Bad magic, unknown type, a body too short for its fields, a size over `maxPacketSize`. */
+  /** Bad magic, unknown type, a body too short for its fields, a packet or reply over its limit. */
   | 'ERR_PROTOCOL'
   /** A value the caller passed cannot be sent or used: see `field`. */
   | 'ERR_INVALID_ARGUMENT'
@@ -106,7 +106,11 @@ export class ServerError extends GearmanError {
 /** The admin text protocol answered `ERR …`. */
 export class AdminError extends GearmanError {
   override readonly name: string = 'AdminError';
-  /** The first word after `ERR`, e.g. `UNKNOWN_JOB`; for sentence errors, the whole sentence. */
+  /**
+   * The first word after `ERR`, e.g. `UNKNOWN_JOB`; `FUNCTION_HAS_WORKERS` and
+   * `FUNCTION_NOT_FOUND` for gearmand's two `drop function` sentences; the whole sentence for
+   * any other sentence.
+   */
   readonly adminCode: string;
 
   constructor(adminCode: string, message: string, options?: ErrorOptions) {

@@ -1,3 +1,4 @@
+export * from './admin.js';
 export { parseBody, parseDecimal } from './body.js';
 export { type DecoderOptions, PacketDecoder, type PacketHandler } from './decoder.js';
 export { type EncodeOptions, encodePacket, encodePacketParts } from './encoder.js';
