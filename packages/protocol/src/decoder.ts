@@ -140,7 +140,8 @@ export class PacketDecoder {
       const end = start + size;
       if (end > length) {
         this.#headerFilled = HEADER_SIZE;
-        this.#parts.push(chunk.subarray(start));
+        // A body wholly in the next chunk then stays a view of it, without a concat.
+        if (start < length) this.#parts.push(chunk.subarray(start));
         this.#partsSize = length - start;
         return;
       }
