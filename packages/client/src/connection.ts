@@ -54,7 +54,10 @@ export interface ConnectionOptions {
    * @default 10000
    */
   requestTimeout?: number;
-  /** Send ECHO_REQ after this many ms without incoming bytes, to detect a dead link; 0 disables. @default 15000 */
+  /**
+   * Send ECHO_REQ after this many ms without incoming bytes, to detect a dead link; its reply has
+   * `requestTimeout` like any other. 0 disables. @default 15000
+   */
   heartbeatInterval?: number;
   /** TCP keepalive. @default true */
   keepAlive?: boolean;
@@ -580,8 +583,12 @@ export class Connection {
     this.#stopTimer();
     this.#onDrain();
     if (this.#state === 'closed') return;
+    // Before any callback runs: a request made from a rejection handler must fail over rather
+    // than join the dead socket's queue.
+    this.#state = 'reconnecting';
     this.#rejectPending(error);
     this.#emit({ type: 'disconnect', server: this.server, error });
+    if (this.#isClosed()) return; // a callback closed the connection
     if (this.#options.reconnect === false) {
       this.#shutdown(
         new ConnectionError(`connection to ${this.server} lost`, {
@@ -592,7 +599,6 @@ export class Connection {
       );
       return;
     }
-    this.#state = 'reconnecting';
     // A short pause before the first attempt, so a server that accepts and drops at once
     // is not hammered in a tight loop.
     setTimeout(() => {
@@ -664,7 +670,7 @@ export class Connection {
     if (late !== undefined) {
       this.#socket?.destroy(
         new TimeoutError(
-          `no reply to ${late.type} from ${this.server} within ${late === heartbeat ? 'the heartbeat deadline' : `${this.#requestTimeout} ms`}`,
+          `no reply to ${late.type} from ${this.server} within ${this.#requestTimeout} ms${late === heartbeat ? ' (heartbeat)' : ''}`,
         ),
       );
       return;
@@ -682,7 +688,8 @@ export class Connection {
       this.#enqueue(this.#encode({ type: 'ECHO_REQ', payload: '' }));
       this.#flush();
       pending.written = true;
-      pending.deadline = now + Math.min(this.#requestTimeout, interval);
+      // The reply deadline of every request: a short interval must not make a slow link "dead".
+      pending.deadline = now + this.#requestTimeout;
     }
   }
 

@@ -13,6 +13,9 @@ export {
   type ServerAddress,
   type TextReplyHandler,
 } from './connection.js';
+export { DeadlineHeap } from './deadlines.js';
+export { EventChannel } from './event-channel.js';
+export { fnv1a, ServerPool, weight } from './pool.js';
 export { Queue } from './queue.js';
 export {
   DEFAULT_PORT,
@@ -21,3 +24,15 @@ export {
   parseServers,
   type ServerSpec,
 } from './servers.js';
+
+import { type Client, type ClientDebugState, DEBUG_STATE } from './client.js';
+
+export type { ClientDebugState };
+
+/**
+ * The client's internal bookkeeping, for tests: every count is 0 once the client is idle and
+ * every job has settled (ghosts leave with their job's terminal packet).
+ */
+export function debugState(client: Client): ClientDebugState {
+  return (client as unknown as { [DEBUG_STATE](): ClientDebugState })[DEBUG_STATE]();
+}

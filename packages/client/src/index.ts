@@ -1,0 +1,35 @@
+export type {
+  FunctionPriorityStatus,
+  FunctionStatus,
+  JobInfo,
+  MaxQueueLimits,
+  ServerVersion,
+  WorkerInfo,
+} from '@gearmanode/protocol';
+export { type Admin, type AdminCallOptions, type AdminOptions, createAdmin } from './admin.js';
+export {
+  type Client,
+  type ClientEvent,
+  type ClientState,
+  type ClientStats,
+  createClient,
+  type JobStatus,
+  type ServerStats,
+  type UniqueJobStatus,
+} from './client.js';
+export type { ReconnectOptions, ServerAddress } from './connection.js';
+export * from './errors.js';
+export type { JobEvent, JobRun } from './job-run.js';
+export type {
+  BackgroundOptions,
+  ClientOptions,
+  CloseOptions,
+  JobOptions,
+  Payload,
+  Priority,
+  RequestOptions,
+  RetryOptions,
+  Strategy,
+  SubmitOptions,
+} from './options.js';
+export type { ServerSpec } from './servers.js';

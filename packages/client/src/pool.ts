@@ -1,0 +1,120 @@
+import type { Strategy } from './options.js';
+
+/** What the pool needs to know about a server to choose it. */
+export interface PoolMember {
+  /** `host:port` or socket path, as configured: the hash input for uniques. */
+  readonly name: string;
+  /** Hash of `name`, the seed of the member's unique hashes. */
+  readonly seed: number;
+  /** Until when (ms since the epoch) the server is skipped after a failure; 0 when healthy. */
+  downUntil: number;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** FNV-1a over the UTF-16 code units of `text`, continuing from `hash`. */
+export function fnv1a(text: string, hash = FNV_OFFSET): number {
+  let h = hash;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, FNV_PRIME);
+  }
+  return h >>> 0;
+}
+
+/** The 32-bit finaliser of MurmurHash3: spreads FNV's weak low bits. */
+function mix(hash: number): number {
+  let h = hash;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The weight of `member` for `unique` in rendezvous (highest-random-weight) hashing. Every
+ * process with the same server names ranks the servers the same way for a unique, whatever the
+ * order of the list, so submits with one unique meet on one server and coalesce there; when a
+ * server leaves the list, only its own uniques move.
+ */
+export function weight(member: PoolMember, unique: string): number {
+  return mix(fnv1a(unique, member.seed));
+}
+
+/** Chooses servers for requests: by unique hash, round-robin or sequence, skipping dead ones. */
+export class ServerPool<T extends PoolMember> {
+  readonly members: readonly T[];
+  readonly #strategy: Strategy;
+  #next = 0;
+
+  constructor(members: readonly T[], strategy: Strategy) {
+    this.members = members;
+    this.#strategy = strategy;
+  }
+
+  /**
+   * The servers to try for a request, best first: for a unique, the rendezvous order; otherwise
+   * from the round-robin position (or the list's start for `sequence`). Servers marked down come
+   * last, in the same order, since their mark may be stale.
+   */
+  order(unique: string): T[] {
+    const members = this.members;
+    const count = members.length;
+    let ordered: T[];
+    if (count === 1) return [members[0] as T];
+    if (unique !== '') {
+      ordered = members
+        .map((member) => ({ member, weight: weight(member, unique) }))
+        .sort((a, b) => b.weight - a.weight || (a.member.name < b.member.name ? -1 : 1))
+        .map(({ member }) => member);
+    } else {
+      const start = this.#strategy === 'sequence' ? 0 : this.#next++ % count;
+      if (this.#next >= count) this.#next = 0;
+      ordered = [];
+      for (let i = 0; i < count; i++) ordered.push(members[(start + i) % count] as T);
+    }
+    const now = Date.now();
+    const up = ordered.filter((member) => member.downUntil <= now);
+    if (up.length === count) return ordered;
+    return up.concat(ordered.filter((member) => member.downUntil > now));
+  }
+
+  /**
+   * The first healthy server for a request, without building the whole order: the fast path of
+   * every submit. Returns undefined when every server is marked down.
+   */
+  pick(unique: string): T | undefined {
+    const members = this.members;
+    const count = members.length;
+    const now = Date.now();
+    if (count === 1) {
+      const only = members[0] as T;
+      return only.downUntil <= now ? only : undefined;
+    }
+    if (unique !== '') {
+      let best: T | undefined;
+      let bestWeight = -1;
+      for (const member of members) {
+        if (member.downUntil > now) continue;
+        const w = weight(member, unique);
+        if (w > bestWeight || (w === bestWeight && best !== undefined && member.name < best.name)) {
+          best = member;
+          bestWeight = w;
+        }
+      }
+      return best;
+    }
+    const start = this.#strategy === 'sequence' ? 0 : this.#next;
+    for (let i = 0; i < count; i++) {
+      const member = members[(start + i) % count] as T;
+      if (member.downUntil <= now) {
+        if (this.#strategy === 'round-robin') this.#next = (start + i + 1) % count;
+        return member;
+      }
+    }
+    return undefined;
+  }
+}

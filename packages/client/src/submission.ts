@@ -1,0 +1,123 @@
+import type { GearmanError, Packet, PacketInit } from '@gearmanode/protocol';
+import type { ReplyHandler } from './connection.js';
+import type { Deadline } from './deadlines.js';
+import type { JobRunImpl } from './job-run.js';
+
+/** Where a submission is in its life. */
+export const QUEUED = 0; // waiting in the client for a free in-flight slot
+export const SENT = 1; // handed to a connection, waiting for JOB_CREATED
+export const CREATED = 2; // foreground job created, waiting for its result
+export const RETRYING = 3; // lost its connection, waiting to be sent again
+export const DONE = 4; // settled for the caller
+export type SubmissionState = 0 | 1 | 2 | 3 | 4;
+
+/** What a submission reports to its client; implemented by the client. */
+export interface SubmissionOwner {
+  jobCreated(submission: Submission, handle: string): void;
+  requestFailed(submission: Submission, error: GearmanError): void;
+  aborted(submission: Submission): void;
+}
+
+/** The per-server bookkeeping a submission points at. */
+export interface SubmissionServer {
+  readonly name: string;
+}
+
+/**
+ * One submit, from the call until the caller has its outcome, and (as a "ghost") for as long
+ * as the server may still send packets for it. It is its own reply handler for the connection
+ * and its own abort listener, so the per-job path allocates no closures.
+ */
+export class Submission implements ReplyHandler, Deadline {
+  readonly owner: SubmissionOwner;
+  readonly background: boolean;
+  readonly unique: string;
+  /** May be sent again after it may have reached a server: it has a unique or is idempotent. */
+  readonly retriable: boolean;
+  readonly encoding: BufferEncoding | undefined;
+  readonly signal: AbortSignal | undefined;
+  /** The SUBMIT_* packet; dropped once settled so a ghost does not pin the payload. */
+  packet: PacketInit | undefined;
+  state: SubmissionState = QUEUED;
+  /** An attempt was written before its connection was lost: the job may have run. */
+  mayHaveRun = false;
+  /** Holds one of the client's `maxInFlight` slots. */
+  holdsSlot = false;
+  /** The server it was last sent to, and the connection generation it was sent on. */
+  server: SubmissionServer | undefined;
+  generation = 0;
+  handle = '';
+  /** The job timeout in ms, 0 for none. */
+  timeout = 0;
+  deadline = 0;
+  heapIndex = -1;
+  /** Links of the client's wait queue. */
+  prev: Submission | undefined;
+  next: Submission | undefined;
+  /** `submit()`'s promise, or the JobRun of `start()`. */
+  resolve: ((value: never) => void) | undefined;
+  reject: ((error: unknown) => void) | undefined;
+  run: JobRunImpl<Buffer | string> | undefined;
+  /** Set while a p-retry loop owns the submission: the current attempt's settle functions. */
+  attempt: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  retryAbort: AbortController | undefined;
+
+  constructor(
+    owner: SubmissionOwner,
+    packet: PacketInit,
+    background: boolean,
+    unique: string,
+    retriable: boolean,
+    encoding: BufferEncoding | undefined,
+    signal: AbortSignal | undefined,
+  ) {
+    this.owner = owner;
+    this.packet = packet;
+    this.background = background;
+    this.unique = unique;
+    this.retriable = retriable;
+    this.encoding = encoding;
+    this.signal = signal;
+  }
+
+  get done(): boolean {
+    return this.state === DONE;
+  }
+
+  /** JOB_CREATED (the only reply a submit gets besides ERROR). */
+  onReply(packet: Packet): void {
+    this.owner.jobCreated(this, packet.type === 'JOB_CREATED' ? packet.handle : '');
+  }
+
+  onError(error: GearmanError): void {
+    this.owner.requestFailed(this, error);
+  }
+
+  /** The abort signal fired. */
+  handleEvent(): void {
+    this.owner.aborted(this);
+  }
+}
+
+/**
+ * Several submissions of one connection that share a handle: coalesced submits of the same
+ * unique. gearmand sends every WORK_* packet once per submission (protocol.md section 11,
+ * item 10), all copies of one packet in a row, so copy `k` of a packet belongs to waiter `k`.
+ */
+export class WaiterGroup {
+  readonly list: Submission[];
+  /** The waiter the next copy belongs to. */
+  cursor = 0;
+
+  constructor(first: Submission, second: Submission) {
+    this.list = [first, second];
+  }
+}
+
+/**
+ * A small view keeps its whole read chunk alive; copy it out when it uses under an eighth of
+ * the chunk. Large payloads are handed over as views, without a copy.
+ */
+export function detach(view: Buffer): Buffer {
+  return view.byteLength * 8 < view.buffer.byteLength ? Buffer.from(view) : view;
+}
