@@ -53,6 +53,8 @@ export default defineConfig({
         ...integrationFiles,
         'test/**/*.int.test.ts',
       ]),
+      // The same package suites against our own job server (the launcher's tests stay above).
+      integration('integration-embedded', 'test/global-setup-embedded.ts'),
     ],
   },
 });

@@ -26,12 +26,24 @@ if [ "$(pnpm --version 2>/dev/null || true)" != "$pnpm_version" ]; then
   hash -r
 fi
 
-# Debian installs gearmand in /usr/sbin, which is not always in PATH.
+# gearmand, the C library's tools, and the PHP and Perl Gearman libraries the interop tests
+# (test/interop) run against ours. Debian installs gearmand in /usr/sbin, which is not always in
+# PATH. `php -m | grep -q` could fail under pipefail when grep exits first, so ask PHP directly.
+apt_packages=()
 if ! { command -v gearmand || [ -x /usr/sbin/gearmand ]; } >/dev/null 2>&1 ||
-  ! command -v gearadmin >/dev/null 2>&1; then
-  step 'installing gearman-job-server and gearman-tools'
+  ! command -v gearadmin >/dev/null 2>&1 || ! command -v gearman >/dev/null 2>&1; then
+  apt_packages+=(gearman-job-server gearman-tools)
+fi
+if ! php -r 'exit(extension_loaded("gearman") ? 0 : 1);' >/dev/null 2>&1; then
+  apt_packages+=(php-cli php-gearman)
+fi
+if ! perl -MGearman::Client -MGearman::Worker -e1 >/dev/null 2>&1; then
+  apt_packages+=(libgearman-client-perl)
+fi
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+  step "installing ${apt_packages[*]}"
   as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y gearman-job-server gearman-tools
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${apt_packages[@]}"
 fi
 
 step 'pnpm install'

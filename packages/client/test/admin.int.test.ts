@@ -1,4 +1,5 @@
 import { type Admin, createAdmin, createClient } from '@gearmanode/client';
+import { createServer } from '@gearmanode/server';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { startGearmand } from '../../../test/gearmand.js';
 import { uniqueName, waitFor } from '../../../test/helpers.js';
@@ -144,14 +145,32 @@ describe('admin against gearmand', () => {
     }
   });
 
+  // Both run on a private server: on the embedded one `shutdown` works, and would stop the
+  // server every other test file of the run shares.
   test('shutdown is an unknown command in gearmand 1.1.20', async () => {
-    await expect(admin.shutdown()).rejects.toMatchObject({
-      code: 'ERR_ADMIN',
-      adminCode: 'UNKNOWN_COMMAND',
-    });
-    await expect(admin.shutdown({ graceful: true })).rejects.toMatchObject({ code: 'ERR_ADMIN' });
-    // The connection is still in step after errors.
-    expect(await admin.getPid()).toBeGreaterThan(0);
+    const own = await startGearmand();
+    try {
+      await using ownAdmin = await createAdmin({ server: { host: own.host, port: own.port } });
+      await expect(ownAdmin.shutdown()).rejects.toMatchObject({
+        code: 'ERR_ADMIN',
+        adminCode: 'UNKNOWN_COMMAND',
+      });
+      await expect(ownAdmin.shutdown({ graceful: true })).rejects.toMatchObject({
+        code: 'ERR_ADMIN',
+      });
+      // The connection is still in step after errors.
+      expect(await ownAdmin.getPid()).toBe(own.pid);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test('shutdown stops the embedded server', async () => {
+    const own = await createServer({ port: 0 });
+    await using ownAdmin = await createAdmin({ server: own.address, reconnect: false });
+    await ownAdmin.shutdown();
+    expect(await own.closed).toBeUndefined();
+    expect(own.state).toBe('closed');
   });
 
   test('commands are pipelined and answered in order', async () => {

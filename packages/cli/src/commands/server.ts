@@ -1,0 +1,85 @@
+import { createServer, DEFAULT_HOST, DEFAULT_PORT, type ServerLogger } from '@gearmanode/server';
+import { expectPositionals, type ParsedArgs, parseInteger } from '../args.js';
+import { EXIT, type ExitCode } from '../errors.js';
+import { formatJson } from '../format/json.js';
+import type { COMMANDS } from '../help.js';
+import type { CliIO } from '../io.js';
+import { formatHostPort } from '../servers.js';
+
+type ServerArgs = ParsedArgs<(typeof COMMANDS)['server']['options']>;
+
+/** How long the first SIGINT/SIGTERM lets running jobs finish, in ms. */
+export const SERVER_SHUTDOWN_TIMEOUT = 30_000;
+
+/**
+ * `gearmanode server`: runs the embedded job server until SIGINT/SIGTERM (graceful: running
+ * jobs finish; a second signal closes at once) or the admin command `shutdown`. Prints the
+ * address on stdout once listening: `gearmanode server listening on 127.0.0.1:4730`, or
+ * `{ "host", "port", "address" }` with `--json`.
+ */
+export async function server(args: ServerArgs, io: CliIO): Promise<ExitCode> {
+  const { values } = args;
+  expectPositionals('server', args.positionals, []);
+  const port =
+    values.port === undefined
+      ? DEFAULT_PORT
+      : parseInteger(values.port, '--port', { max: 65535, command: 'server' });
+  const jobRetries =
+    values['job-retries'] === undefined
+      ? 0
+      : parseInteger(values['job-retries'], '--job-retries', { command: 'server' });
+  const maxQueue =
+    values['max-queue'] === undefined
+      ? 0
+      : parseInteger(values['max-queue'], '--max-queue', { command: 'server' });
+  const log =
+    (level: string) =>
+    (message: string): void => {
+      io.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+    };
+  // Problems always reach stderr; the lifecycle and per-connection lines only with --verbose.
+  const logger: ServerLogger = {
+    error: log('ERROR'),
+    warn: log('WARN'),
+    info: values.verbose === true ? log('INFO') : () => {},
+    ...(values.verbose === true ? { debug: log('DEBUG') } : {}),
+  };
+  const instance = await createServer({
+    host: values.host ?? DEFAULT_HOST,
+    port,
+    jobRetries,
+    maxQueue,
+    logger,
+  });
+  const { host, port: bound } = instance.address;
+  const address = formatHostPort(host, bound);
+  io.stdout.write(
+    values.json === true
+      ? formatJson({ host, port: bound, address })
+      : `gearmanode server listening on ${address}\n`,
+  );
+
+  // The CLI owns the process, so it installs the signal handlers (the library never does).
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      io.stderr.write(
+        `gearmanode: ${signal}: stopping after running jobs (${signal} again stops at once)\n`,
+      );
+      void instance.close({ graceful: true, timeout: SERVER_SHUTDOWN_TIMEOUT });
+    } else {
+      void instance.close();
+    }
+  };
+  io.signals.on('SIGINT', onSignal);
+  io.signals.on('SIGTERM', onSignal);
+  try {
+    const cause = await instance.closed;
+    if (cause !== undefined) throw cause;
+  } finally {
+    io.signals.off('SIGINT', onSignal);
+    io.signals.off('SIGTERM', onSignal);
+  }
+  return EXIT.OK;
+}

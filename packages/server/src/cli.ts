@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { isGearmanError } from './errors.js';
+import { DEFAULT_HOST, DEFAULT_PORT, type ServerLogger } from './options.js';
+import { createServer } from './server.js';
+import { VERSION } from './version.js';
+
+const USAGE = `Usage: gearmanode-server [options]
+
+An in-memory Gearman job server (jobs are lost when it stops).
+
+Options:
+  --host <address>          address to listen on (default ${DEFAULT_HOST})
+  --port <port>             TCP port, 0 for any free port (default ${DEFAULT_PORT})
+  --job-retries <n>         fail a job after its worker was lost n times (default 0: never)
+  --handle-prefix <prefix>  job handles are <prefix>:<n> (default H:<hostname>)
+  --max-packet-size <bytes> largest packet body accepted (default 67108864)
+  --max-queue <n>           queue limit per function and priority (default 0: unlimited)
+  --shutdown-timeout <ms>   how long SIGINT/SIGTERM wait for running jobs (default 30000)
+  --verbose                 log every connection
+  -h, --help                show this help
+  -v, --version             show the version
+
+SIGINT or SIGTERM waits for running jobs, then exits; a second signal exits at once.
+`;
+
+function integer(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value))
+    throw new Error(`--${name} must be a non-negative integer, got ${value}`);
+  return Number(value);
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'job-retries': { type: 'string' },
+      'handle-prefix': { type: 'string' },
+      'max-packet-size': { type: 'string' },
+      'max-queue': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const stamp = (): string => new Date().toISOString();
+  const logger: ServerLogger = {
+    error: (message) => console.error(`${stamp()} ERROR ${message}`),
+    warn: (message) => console.error(`${stamp()} WARN ${message}`),
+    info: (message) => console.error(`${stamp()} INFO ${message}`),
+    ...(values.verbose
+      ? { debug: (message: string) => console.error(`${stamp()} DEBUG ${message}`) }
+      : {}),
+  };
+  const shutdownTimeout = integer('shutdown-timeout', values['shutdown-timeout']) ?? 30_000;
+  const server = await createServer({
+    host: values.host ?? DEFAULT_HOST,
+    port: integer('port', values.port) ?? DEFAULT_PORT,
+    jobRetries: integer('job-retries', values['job-retries']) ?? 0,
+    ...(values['handle-prefix'] !== undefined ? { handlePrefix: values['handle-prefix'] } : {}),
+    maxPacketSize: integer('max-packet-size', values['max-packet-size']) ?? 64 * 1024 * 1024,
+    maxQueue: integer('max-queue', values['max-queue']) ?? 0,
+    logger,
+  });
+  const { host, port } = server.address;
+  process.stdout.write(
+    `gearmanode-server ${VERSION} listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n`,
+  );
+
+  // The CLI owns the process, so it may install signal handlers (the library never does).
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      logger.info(`${signal}: waiting up to ${shutdownTimeout} ms for running jobs`);
+      void server.close({ graceful: true, timeout: shutdownTimeout });
+    } else {
+      logger.info(`${signal} again: closing now`);
+      void server.close();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await server.closed;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = isGearmanError(error) || error instanceof Error ? error.message : String(error);
+    process.stderr.write(`gearmanode-server: ${message}\n`);
+    if (!isGearmanError(error) && !(error instanceof TypeError) && error instanceof Error) {
+      // parseArgs and listen errors carry a code worth showing (ERR_PARSE_ARGS_*, EADDRINUSE).
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== undefined && !message.includes(code)) process.stderr.write(`(${code})\n`);
+    }
+    process.stderr.write('Run gearmanode-server --help for usage.\n');
+    process.exitCode = 2;
+  },
+);

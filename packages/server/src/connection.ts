@@ -1,0 +1,223 @@
+import type { Socket } from 'node:net';
+import { PacketDecoder, ProtocolError } from '@gearmanode/protocol';
+import type { Dispatcher } from './dispatcher.js';
+import type { ServerLogger } from './options.js';
+import { Peer } from './peer.js';
+
+/**
+ * Bytes queued for a peer beyond which the server stops reading from it, and from any worker
+ * whose WORK_* packets are queued for it, until its socket has drained.
+ */
+export const HIGH_WATER_MARK = 1024 * 1024;
+// Frames below this size are joined into one buffer per flush; larger ones are written as is.
+const JOIN_LIMIT = 16 * 1024;
+// How long a closing connection may take to flush its output before it is destroyed.
+const END_TIMEOUT = 2000;
+
+/** Options for `Connection`. */
+export interface ConnectionOptions {
+  maxPacketSize: number;
+  logger: ServerLogger | undefined;
+}
+
+/**
+ * One peer's socket: feeds the decoder, passes packets and admin lines to the dispatcher in
+ * order, and writes what the dispatcher queues, once per tick between `cork()`/`uncork()`.
+ *
+ * Memory per connection is bounded: the decoder holds at most one packet (`maxPacketSize`),
+ * and output beyond `HIGH_WATER_MARK` pauses reading from whoever produces it until the socket
+ * drains.
+ */
+export class Connection extends Peer {
+  readonly socket: Socket;
+  /** Resolves once the socket has closed and the dispatcher has forgotten the peer. */
+  readonly closed: Promise<void>;
+  readonly #dispatcher: Dispatcher;
+  readonly #decoder: PacketDecoder;
+  readonly #logger: ServerLogger | undefined;
+  #queue: Buffer[] = [];
+  #queuedBytes = 0;
+  #flushScheduled = false;
+  /** Reasons to stop reading: our own congestion, and peers that have not drained our output. */
+  #holds = 0;
+  #selfHeld = false;
+  /** Peers that stopped reading until this one drains. */
+  #blocked: Set<Connection> | undefined;
+  #ending = false;
+
+  constructor(socket: Socket, id: number, dispatcher: Dispatcher, options: ConnectionOptions) {
+    super(id, (socket.remoteAddress ?? '-').replace(/^::ffff:/, ''));
+    this.socket = socket;
+    this.#dispatcher = dispatcher;
+    this.#logger = options.logger;
+    this.#decoder = new PacketDecoder(
+      (packet, magic) => {
+        if (!this.#ending) dispatcher.handlePacket(this, packet, magic);
+      },
+      {
+        maxPacketSize: options.maxPacketSize,
+        onText: (line) => {
+          if (this.#ending) return;
+          if (!dispatcher.handleAdmin(this, line)) {
+            this.#logger?.warn(`${this.#name}: admin line with six or more words, disconnecting`);
+            this.end();
+          }
+        },
+      },
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.#onDrain());
+    socket.on('error', (error) => {
+      // Always followed by 'close', which cleans up; the error itself is the peer's business.
+      this.#logger?.debug?.(`${this.#name}: ${error.message}`);
+    });
+    this.closed = new Promise((resolve) => {
+      socket.once('close', () => {
+        this.#onClose();
+        resolve();
+      });
+    });
+    dispatcher.attach(this);
+    this.#logger?.debug?.(`${this.#name}: connected`);
+  }
+
+  get #name(): string {
+    return `connection ${this.id} from ${this.remoteAddress}`;
+  }
+
+  send(frame: Buffer): void {
+    if (this.gone || this.#ending) return;
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  get congested(): boolean {
+    return this.socket.writableLength + this.#queuedBytes > HIGH_WATER_MARK;
+  }
+
+  pauseUntilDrained(other: Peer): void {
+    if (!(other instanceof Connection) || other.gone) return;
+    other.#blocked ??= new Set();
+    if (other.#blocked.has(this)) return;
+    other.#blocked.add(this);
+    this.#hold();
+  }
+
+  /** Writes what is queued, then half-closes; destroys the socket if that takes too long. */
+  end(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#flush();
+    // Keep reading (and discarding) so that the peer's FIN is seen and 'close' follows.
+    this.socket.resume();
+    this.socket.end();
+    const timer = setTimeout(() => this.socket.destroy(), END_TIMEOUT);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** Closes the socket at once, dropping queued output. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#ending) return;
+    try {
+      this.#decoder.push(chunk);
+      // Our own replies first: other peers' forwarded packets follow in their microtasks.
+      // A worker waiting for its next JOB_ASSIGN is the critical path of a busy function.
+      if (this.#queue.length > 0) this.#flush();
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.#logger?.warn(`${this.#name}: ${error.message}, disconnecting`);
+      } else {
+        // A bug in the dispatcher: lose this connection, not the process.
+        const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        this.#logger?.error(`${this.#name}: internal error, disconnecting: ${detail}`);
+      }
+      this.end();
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const queue = this.#queue;
+    if (queue.length === 0) return;
+    const bytes = this.#queuedBytes;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (queue.length === 1) {
+      socket.write(queue[0] as Buffer);
+    } else if (bytes < JOIN_LIMIT * 4) {
+      socket.write(Buffer.concat(queue, bytes));
+    } else {
+      socket.cork();
+      let start = 0;
+      let runBytes = 0;
+      for (let i = 0; i < queue.length; i++) {
+        const frame = queue[i] as Buffer;
+        if (frame.length < JOIN_LIMIT) {
+          runBytes += frame.length;
+          continue;
+        }
+        this.#writeRun(queue, start, i, runBytes);
+        socket.write(frame);
+        start = i + 1;
+        runBytes = 0;
+      }
+      this.#writeRun(queue, start, queue.length, runBytes);
+      socket.uncork();
+    }
+    // More than the high-water mark still in the socket: stop reading this peer until the
+    // socket drains ('drain' follows, since write() returned false on the way).
+    if (!this.#selfHeld && socket.writableLength > HIGH_WATER_MARK) {
+      this.#selfHeld = true;
+      this.#hold();
+    }
+  };
+
+  #writeRun(queue: Buffer[], start: number, end: number, bytes: number): void {
+    if (end - start === 1) this.socket.write(queue[start] as Buffer);
+    else if (end > start) this.socket.write(Buffer.concat(queue.slice(start, end), bytes));
+  }
+
+  #onDrain(): void {
+    if (this.#selfHeld) {
+      this.#selfHeld = false;
+      this.#release();
+    }
+    this.#releaseBlocked();
+  }
+
+  #releaseBlocked(): void {
+    const blocked = this.#blocked;
+    if (blocked === undefined) return;
+    this.#blocked = undefined;
+    for (const connection of blocked) connection.#release();
+  }
+
+  #hold(): void {
+    if (this.#holds++ === 0) this.socket.pause();
+  }
+
+  #release(): void {
+    if (this.#holds > 0 && --this.#holds === 0 && !this.#ending) this.socket.resume();
+  }
+
+  #onClose(): void {
+    this.#dispatcher.detach(this);
+    this.gone = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#releaseBlocked();
+    this.#logger?.debug?.(`${this.#name}: closed`);
+  }
+}

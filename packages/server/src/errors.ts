@@ -1,0 +1,14 @@
+/**
+ * The gearmanode error hierarchy, re-exported from `@gearmanode/protocol` so that errors can be
+ * classified by `code` whichever package threw them. The server itself only throws
+ * `InvalidArgumentError` (`ERR_INVALID_ARGUMENT`) for bad options; protocol errors of peers
+ * (`ProtocolError`, `ERR_PROTOCOL`) disconnect that peer and go to the logger.
+ */
+export {
+  GearmanError,
+  type GearmanErrorCode,
+  InvalidArgumentError,
+  isGearmanError,
+  ProtocolError,
+  type ProtocolErrorReason,
+} from '@gearmanode/protocol';

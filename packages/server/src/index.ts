@@ -1,0 +1,17 @@
+export {
+  GearmanError,
+  type GearmanErrorCode,
+  InvalidArgumentError,
+  isGearmanError,
+  ProtocolError,
+  type ProtocolErrorReason,
+} from './errors.js';
+export { DEFAULT_HOST, DEFAULT_PORT, type ServerLogger, type ServerOptions } from './options.js';
+export {
+  type CloseOptions,
+  createServer,
+  type GearmanServer,
+  type ServerAddress,
+  type ServerState,
+} from './server.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,121 @@
+import { hostname } from 'node:os';
+import { DEFAULT_MAX_PACKET_SIZE, InvalidArgumentError } from '@gearmanode/protocol';
+
+/**
+ * Where the server reports what happens to it. `console` fits. Without a logger it is silent.
+ * Messages are single lines without a trailing newline.
+ */
+export interface ServerLogger {
+  /** Failures of the server itself (the listening socket). */
+  error(message: string): void;
+  /** A peer that broke the protocol and was disconnected. */
+  warn(message: string): void;
+  /** Lifecycle: listening, shutting down; jobs timed out or failed after retries. */
+  info(message: string): void;
+  /** Per-connection detail: connects, disconnects, socket errors. */
+  debug?(message: string): void;
+}
+
+/** Options for `createServer`. */
+export interface ServerOptions {
+  /**
+   * The address to listen on. Use `0.0.0.0` or `::` to accept connections from other hosts;
+   * there is no authentication.
+   * @default '127.0.0.1'
+   */
+  host?: string;
+  /** The TCP port; 0 picks a free one (see `server.address.port`). @default 4730 */
+  port?: number;
+  /**
+   * Fail a job after its worker has been lost this many times (gearmand `--job-retries`):
+   * foreground waiters get WORK_FAIL, a background job is dropped. 0 re-queues for ever.
+   * @default 0
+   */
+  jobRetries?: number;
+  /**
+   * Job handles are `<handlePrefix>:<n>`. At most 40 bytes, no spaces or NUL bytes.
+   * @default `H:<hostname>` (the host name cut to fit), as gearmand
+   */
+  handlePrefix?: string;
+  /**
+   * The largest packet body accepted from a peer; a peer announcing more is disconnected
+   * before anything is buffered.
+   * @default 67108864 (64 MiB)
+   */
+  maxPacketSize?: number;
+  /**
+   * The queue limit every function starts with, for each priority (protocol.md section 7);
+   * the admin command `maxqueue` changes it per function. 0 is unlimited.
+   * @default 0
+   */
+  maxQueue?: number;
+  /** Where to log. @default none */
+  logger?: ServerLogger;
+}
+
+/** `ServerOptions` with defaults applied and values checked. */
+export interface ResolvedOptions {
+  host: string;
+  port: number;
+  jobRetries: number;
+  handlePrefix: string;
+  maxPacketSize: number;
+  maxQueue: number;
+  logger: ServerLogger | undefined;
+}
+
+/** The default port, registered with IANA for Gearman. */
+export const DEFAULT_PORT = 4730;
+export const DEFAULT_HOST = '127.0.0.1';
+// A handle must fit gearmand's 63 bytes (protocol.md 6.2): prefix, colon, up to 16 digits.
+const MAX_HANDLE_PREFIX = 40;
+
+function integer(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(field, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function defaultHandlePrefix(): string {
+  let host = hostname().replace(/[\s\0]/g, '') || 'localhost';
+  while (Buffer.byteLength(host) > MAX_HANDLE_PREFIX - 2) host = host.slice(0, -1);
+  return `H:${host}`;
+}
+
+/**
+ * Applies the defaults and checks every option.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) naming the option at fault.
+ */
+export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
+  const host = options.host ?? DEFAULT_HOST;
+  if (typeof host !== 'string' || host === '') {
+    throw new InvalidArgumentError('host', 'must be a non-empty string');
+  }
+  const handlePrefix = options.handlePrefix ?? defaultHandlePrefix();
+  if (
+    typeof handlePrefix !== 'string' ||
+    handlePrefix === '' ||
+    /[\s\0]/.test(handlePrefix) ||
+    Buffer.byteLength(handlePrefix) > MAX_HANDLE_PREFIX
+  ) {
+    throw new InvalidArgumentError(
+      'handlePrefix',
+      `must be 1 to ${MAX_HANDLE_PREFIX} bytes without spaces or NUL bytes`,
+    );
+  }
+  return {
+    host,
+    port: integer('port', options.port ?? DEFAULT_PORT, 0, 65535),
+    jobRetries: integer('jobRetries', options.jobRetries ?? 0, 0, Number.MAX_SAFE_INTEGER),
+    handlePrefix,
+    maxPacketSize: integer(
+      'maxPacketSize',
+      options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
+      0,
+      0xffffffff,
+    ),
+    maxQueue: integer('maxQueue', options.maxQueue ?? 0, 0, Number.MAX_SAFE_INTEGER),
+    logger: options.logger,
+  };
+}

@@ -1,0 +1,176 @@
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { Connection } from './connection.js';
+import { Dispatcher } from './dispatcher.js';
+import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.js';
+
+/** Where the server listens. */
+export interface ServerAddress {
+  /** The address bound, e.g. `127.0.0.1` or `::`. */
+  host: string;
+  port: number;
+}
+
+/** Options for `server.close()`. */
+export interface CloseOptions {
+  /**
+   * Wait for the jobs workers are running to finish before closing the connections. Meanwhile
+   * new connections are refused, submissions are answered with ERROR `SHUTDOWN_GRACEFUL`, and
+   * GRAB gets NO_JOB. Queued jobs are dropped either way: the server keeps nothing.
+   * @default false
+   */
+  graceful?: boolean;
+  /** How long a graceful close waits for running jobs, in ms. @default 30_000 */
+  timeout?: number;
+}
+
+/** `'listening'` until `close()` (or the admin command `shutdown`), then `'closing'`, `'closed'`. */
+export type ServerState = 'listening' | 'closing' | 'closed';
+
+/** A running job server, as `createServer` resolves it. */
+export interface GearmanServer extends AsyncDisposable {
+  /** Where it listens; with `port: 0`, the port it picked. */
+  readonly address: ServerAddress;
+  readonly state: ServerState;
+  /**
+   * Resolves once the server has closed, whether by `close()` or by the admin command
+   * `shutdown`, with the error that closed it or `undefined`. Never rejects.
+   */
+  readonly closed: Promise<Error | undefined>;
+  /**
+   * Stops accepting connections, optionally lets running jobs finish (`graceful`), then writes
+   * what is queued to every connection and closes it. Resolves once every socket has closed.
+   * Calling it again returns the same promise; a non-graceful call cuts a graceful wait short.
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /** `close()` with its defaults. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const DEFAULT_CLOSE_TIMEOUT = 30_000;
+
+class Server implements GearmanServer {
+  readonly closed: Promise<Error | undefined>;
+  readonly #options: ResolvedOptions;
+  readonly #net: NetServer;
+  readonly #dispatcher: Dispatcher;
+  readonly #connections = new Set<Connection>();
+  #address: ServerAddress = { host: '', port: 0 };
+  #state: ServerState = 'listening';
+  #closing: Promise<void> | undefined;
+  #nextId = 1;
+  #resolveClosed: (error: Error | undefined) => void = () => {};
+
+  constructor(options: ResolvedOptions) {
+    this.#options = options;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#dispatcher = new Dispatcher({
+      handlePrefix: options.handlePrefix,
+      jobRetries: options.jobRetries,
+      maxQueue: options.maxQueue,
+      logger: options.logger,
+      // After the `OK` has been queued; `close()` flushes it before ending the connection.
+      onShutdown: (graceful) =>
+        setImmediate(() => {
+          void this.close({ graceful, timeout: Number.POSITIVE_INFINITY });
+        }),
+    });
+    this.#net = createNetServer((socket) => this.#accept(socket));
+  }
+
+  get address(): ServerAddress {
+    return this.#address;
+  }
+
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  listen(): Promise<void> {
+    const { host, port, logger } = this.#options;
+    return new Promise((resolve, reject) => {
+      this.#net.once('error', reject);
+      this.#net.listen(port, host, () => {
+        this.#net.off('error', reject);
+        // Accept errors (EMFILE and the like) must not become an unhandled 'error' event.
+        this.#net.on('error', (error) => logger?.error(`listening socket: ${error.message}`));
+        const address = this.#net.address();
+        if (address !== null && typeof address === 'object') {
+          this.#address = { host: address.address, port: address.port };
+        }
+        logger?.info(`listening on ${formatAddress(this.#address)}`);
+        resolve();
+      });
+    });
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#state !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    const connection = new Connection(socket, this.#nextId++, this.#dispatcher, {
+      maxPacketSize: this.#options.maxPacketSize,
+      logger: this.#options.logger,
+    });
+    this.#connections.add(connection);
+    void connection.closed.then(() => this.#connections.delete(connection));
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    const graceful = options.graceful ?? false;
+    if (this.#closing === undefined) {
+      this.#closing = this.#shutdown(graceful, options.timeout ?? DEFAULT_CLOSE_TIMEOUT);
+    } else if (!graceful) {
+      this.#dispatcher.abortDrain();
+    }
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #shutdown(graceful: boolean, timeout: number): Promise<void> {
+    const logger = this.#options.logger;
+    this.#state = 'closing';
+    const listenerClosed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    if (graceful) {
+      logger?.info(`closing: waiting for ${this.#dispatcher.running} running jobs`);
+      await this.#dispatcher.drain(timeout);
+    }
+    logger?.info('closing connections');
+    this.#dispatcher.stop();
+    const connections = [...this.#connections];
+    for (const connection of connections) connection.end();
+    await Promise.all(connections.map((connection) => connection.closed));
+    await listenerClosed;
+    this.#state = 'closed';
+    logger?.info('closed');
+    this.#resolveClosed(undefined);
+  }
+}
+
+function formatAddress({ host, port }: ServerAddress): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Starts a Gearman job server in this process and resolves once it is listening.
+ *
+ * Jobs live in memory only: they are gone when the server closes or the process ends.
+ * The server never throws or emits errors at the host process; bad peers are disconnected,
+ * and what happens is reported to `options.logger`.
+ *
+ * Rejects with InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option, and with the
+ * socket error (e.g. `EADDRINUSE`) when it cannot listen.
+ * @example
+ * await using server = await createServer({ port: 0 });
+ * console.log(`gearman on ${server.address.host}:${server.address.port}`);
+ */
+export async function createServer(options: ServerOptions = {}): Promise<GearmanServer> {
+  const server = new Server(resolveOptions(options));
+  await server.listen();
+  return server;
+}

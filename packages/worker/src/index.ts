@@ -1,0 +1,35 @@
+export {
+  ClosedError,
+  ConnectionError,
+  GearmanError,
+  type GearmanErrorCode,
+  InvalidArgumentError,
+  isGearmanError,
+  JobLostError,
+  JobSettledError,
+  JobTimeoutError,
+  ProtocolError,
+  ServerError,
+  TimeoutError,
+  WorkerClosingError,
+} from './errors.js';
+export type { GrabState } from './grab-loop.js';
+export type { Job } from './job.js';
+export type {
+  FunctionSpec,
+  GrabMode,
+  RegisterOptions,
+  WorkerOptions,
+} from './options.js';
+export {
+  type CloseOptions,
+  createWorker,
+  type JobHandler,
+  type JobResult,
+  type ProcessOptions,
+  type ServerStats,
+  type Worker,
+  type WorkerEvent,
+  type WorkerState,
+  type WorkerStats,
+} from './worker.js';

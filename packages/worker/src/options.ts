@@ -1,0 +1,211 @@
+import type tls from 'node:tls';
+import type { ReconnectOptions, ServerSpec } from '@gearmanode/client/internal';
+import { InvalidArgumentError } from '@gearmanode/protocol';
+
+/** How to ask for jobs: GRAB_JOB_UNIQ, or GRAB_JOB_ALL to also learn the reducer. */
+export type GrabMode = 'uniq' | 'all';
+
+/** A function to register, with its time limit. */
+export interface FunctionSpec {
+  name: string;
+  /** Time limit per job in ms; 0 for none. @default the worker's `timeout` */
+  timeout?: number;
+}
+
+/** Options of `worker.register()`. */
+export interface RegisterOptions {
+  /**
+   * Time limit per job in ms, enforced by the worker: at the deadline `job.signal` aborts with
+   * JobTimeoutError and the job is failed with WORK_EXCEPTION. 0 for none.
+   * @default the worker's `timeout`
+   */
+  timeout?: number;
+}
+
+/** Options of `createWorker()`. */
+export interface WorkerOptions {
+  /**
+   * Job servers: `'host:port'`, `{ host, port }` or `{ path }`, or `'host:port,host:port'`. The
+   * worker connects to all of them and takes jobs from any.
+   * @default ['127.0.0.1:4730']
+   */
+  servers?: readonly ServerSpec[] | string;
+  /** The most jobs held at once (yielded and not yet settled). @default 1 */
+  concurrency?: number;
+  /** Functions to register at once; more with `register()`. @default [] */
+  functions?: readonly (string | FunctionSpec)[];
+  /**
+   * Names this worker in the server's `workers` listing (SET_CLIENT_ID): at most 127 bytes, no
+   * spaces or control characters. @default none
+   */
+  clientId?: string;
+  /**
+   * `'uniq'` sends GRAB_JOB_UNIQ; `'all'` sends GRAB_JOB_ALL, whose replies also carry a reduce
+   * job's reducer (`job.reducer`). @default 'uniq'
+   */
+  grabMode?: GrabMode;
+  /**
+   * While a server has no work, grab again after this many ms even without a NOOP: gearmand
+   * sends none when an epoch job falls due (protocol.md section 11, item 26). Also the longest
+   * delay of the spin backoff. @default 1000
+   */
+  pollInterval?: number;
+  /** Default time limit per job in ms for functions registered without one; 0 for none. @default 0 */
+  timeout?: number;
+  /**
+   * Also register functions that have a time limit with CAN_DO_TIMEOUT, so that the server takes
+   * the job back at the deadline. **Hazardous on gearmand 1.1.20**: its timer outlives the job
+   * and has re-delivered finished jobs, corrupted counters and hung the server (protocol.md
+   * section 11, item 25). The worker enforces time limits itself either way. @default false
+   */
+  serverTimeout?: boolean;
+  /** Give up on one connect attempt after this many ms. @default 5000 */
+  connectTimeout?: number;
+  /** Deadline for the reply to a GRAB; when it passes the socket is replaced. @default 10000 */
+  requestTimeout?: number;
+  /** Send ECHO_REQ after this many ms without incoming bytes; 0 disables. @default 15000 */
+  heartbeatInterval?: number;
+  /** TCP keepalive. @default true */
+  keepAlive?: boolean;
+  /** TCP_NODELAY. @default true */
+  noDelay?: boolean;
+  /** Largest packet body sent or accepted. @default 67108864 (64 MiB) */
+  maxPacketSize?: number;
+  /** Reconnect with backoff after losing a server; `false` drops that server instead. @default true */
+  reconnect?: boolean | ReconnectOptions;
+  /** Wrap the sockets in TLS. @default false */
+  tls?: boolean | tls.ConnectionOptions;
+}
+
+/** `WorkerOptions` with defaults applied and values checked. */
+export interface ResolvedWorkerOptions {
+  servers: readonly ServerSpec[] | string | undefined;
+  concurrency: number;
+  functions: { name: string; timeout: number }[];
+  clientId: string | undefined;
+  grabMode: GrabMode;
+  pollInterval: number;
+  timeout: number;
+  serverTimeout: boolean;
+}
+
+/** Longest client id gearmand keeps (protocol.md section 10). */
+export const MAX_CLIENT_ID_BYTES = 127;
+/** Longest function name the SDK accepts (libgearman's range, protocol.md section 10). */
+export const MAX_FUNCTION_NAME_BYTES = 512;
+// A setTimeout delay above this fires at once.
+const MAX_TIMER = 2 ** 31 - 1;
+
+/**
+ * Applies the defaults and checks every option.
+ * @throws InvalidArgumentError naming the option at fault.
+ */
+export function resolveOptions(options: WorkerOptions = {}): ResolvedWorkerOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('options', 'must be an object');
+  }
+  const concurrency = integer('concurrency', options.concurrency ?? 1, 1, 1_000_000);
+  const pollInterval = integer('pollInterval', options.pollInterval ?? 1000, 10, MAX_TIMER);
+  const timeout = checkTimeout('timeout', options.timeout ?? 0);
+  const grabMode = options.grabMode ?? 'uniq';
+  if (grabMode !== 'uniq' && grabMode !== 'all') {
+    throw new InvalidArgumentError('grabMode', `must be 'uniq' or 'all', got ${String(grabMode)}`);
+  }
+  const clientId = options.clientId;
+  if (clientId !== undefined) checkClientId(clientId);
+  const list = options.functions ?? [];
+  if (!Array.isArray(list)) throw new InvalidArgumentError('functions', 'must be an array');
+  const functions = list.map((spec, i) => {
+    const field = `functions[${i}]`;
+    if (typeof spec === 'string') return { name: checkFunctionName(spec, field), timeout };
+    if (spec === null || typeof spec !== 'object') {
+      throw new InvalidArgumentError(field, 'must be a name or { name, timeout }');
+    }
+    return {
+      name: checkFunctionName(spec.name, `${field}.name`),
+      timeout:
+        spec.timeout === undefined ? timeout : checkTimeout(`${field}.timeout`, spec.timeout),
+    };
+  });
+  for (const name of [
+    'connectTimeout',
+    'requestTimeout',
+    'heartbeatInterval',
+    'maxPacketSize',
+  ] as const) {
+    const value = options[name];
+    if (value !== undefined) integer(name, value, 0, Number.MAX_SAFE_INTEGER);
+  }
+  return {
+    servers: options.servers,
+    concurrency,
+    functions,
+    clientId,
+    grabMode,
+    pollInterval,
+    timeout,
+    serverTimeout: options.serverTimeout === true,
+  };
+}
+
+/**
+ * Checks a function name: 1 to 512 bytes, no NUL.
+ * @throws InvalidArgumentError naming `field`.
+ */
+export function checkFunctionName(name: unknown, field = 'name'): string {
+  if (typeof name !== 'string') {
+    throw new InvalidArgumentError(field, `expected a string, got ${typeof name}`);
+  }
+  const size = Buffer.byteLength(name);
+  if (size === 0 || size > MAX_FUNCTION_NAME_BYTES) {
+    throw new InvalidArgumentError(field, `must be 1 to ${MAX_FUNCTION_NAME_BYTES} bytes`);
+  }
+  if (name.includes('\0')) throw new InvalidArgumentError(field, 'must not contain a NUL byte');
+  return name;
+}
+
+/**
+ * Checks a time limit: an integer number of ms from 0 (none) to 2^31 − 1.
+ * @throws InvalidArgumentError naming `field`.
+ */
+export function checkTimeout(field: string, value: unknown): number {
+  return integer(field, value, 0, MAX_TIMER);
+}
+
+function checkClientId(id: unknown): void {
+  if (typeof id !== 'string') throw new InvalidArgumentError('clientId', 'must be a string');
+  const size = Buffer.byteLength(id);
+  if (size === 0 || size > MAX_CLIENT_ID_BYTES) {
+    throw new InvalidArgumentError('clientId', `must be 1 to ${MAX_CLIENT_ID_BYTES} bytes`);
+  }
+  // gearmand's `workers` listing separates fields with spaces (protocol.md section 9.2).
+  for (let i = 0; i < id.length; i++) {
+    const code = id.charCodeAt(i);
+    if (code <= 0x20 || code === 0x7f) {
+      throw new InvalidArgumentError('clientId', 'must not contain spaces or control characters');
+    }
+  }
+}
+
+/**
+ * Checks an integer option from `min` to `max`.
+ * @throws InvalidArgumentError naming `field`.
+ */
+export function checkInteger(
+  field: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  return integer(field, value, min, max);
+}
+
+function integer(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(
+      field,
+      `expected an integer from ${min} to ${max}, got ${typeof value === 'number' ? value : typeof value}`,
+    );
+  }
+  return value;
+}
