@@ -40,6 +40,10 @@ fi
 if ! perl -MGearman::Client -MGearman::Worker -e1 >/dev/null 2>&1; then
   apt_packages+=(libgearman-client-perl)
 fi
+# The TLS tests make their certificates with the openssl command, which slim images lack.
+if ! command -v openssl >/dev/null 2>&1; then
+  apt_packages+=(openssl)
+fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   step "installing ${apt_packages[*]}"
   as_root apt-get update

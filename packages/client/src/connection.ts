@@ -55,8 +55,9 @@ export interface ConnectionOptions {
    */
   requestTimeout?: number;
   /**
-   * Send ECHO_REQ after this many ms without incoming bytes, to detect a dead link; its reply has
-   * `requestTimeout` like any other. 0 disables. @default 15000
+   * Send ECHO_REQ after this many ms without incoming bytes, to detect a dead link. Its reply is
+   * due within the same interval (at least 1 s, at most `requestTimeout`), so a dead link is
+   * found within twice the interval. 0 disables. @default 15000
    */
   heartbeatInterval?: number;
   /** TCP keepalive. @default true */
@@ -149,11 +150,31 @@ const UNSOLICITED = new Set<PacketType>([
   'WORK_WARNING',
 ]);
 
-const IGNORE_REPLY: ReplyHandler = {
-  onReply() {},
-  // An old server may not know OPTION_REQ; WORK_EXCEPTION then arrives as WORK_FAIL, no worse.
-  onError() {},
-};
+// Certificate checks that fail once fail every time: retrying only hides the cause.
+const PERMANENT_TLS_ERRORS: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'HOSTNAME_MISMATCH',
+]);
+
+/** Whether a failed attempt's cause is a refused server certificate. */
+function isPermanent(error: Error): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && (PERMANENT_TLS_ERRORS.has(code) || code.startsWith('ERR_TLS_CERT'))) {
+      return true;
+    }
+  }
+  return false;
+}
 
 /** `host:port` or the socket path, for messages and events. */
 export function formatAddress(address: ServerAddress): string {
@@ -400,7 +421,7 @@ export class Connection {
           }
         },
         shouldRetry: async ({ error, attemptNumber }) => {
-          if (this.#isClosed()) return false;
+          if (this.#isClosed() || isPermanent(error)) return false;
           const hook = retry.shouldRetry;
           return hook === undefined ? true : hook({ error, attempt: attemptNumber });
         },
@@ -410,54 +431,102 @@ export class Connection {
       const cause = error instanceof Error ? error : new Error(String(error));
       this.#emit({ type: 'give-up', server: this.server, error: cause });
       this.#shutdown(
-        new ConnectionError(`gave up connecting to ${this.server}: ${cause.message}`, {
-          maybeRan: false,
-          server: this.server,
-        }),
+        new ConnectionError(
+          `gave up connecting to ${this.server}: ${cause.message}`,
+          { maybeRan: false, server: this.server },
+          { cause },
+        ),
         cause,
       );
     }
   }
 
-  /** One connect attempt: resolves once the socket is connected and set up. */
+  /**
+   * One connect attempt: resolves once the socket is connected and the server has answered the
+   * handshake. A TCP accept alone proves little (a proxy or a NAT that drops the link accepts
+   * too), and requests queued meanwhile must stay unwritten, so that they can fail over with
+   * `maybeRan: false` if the attempt fails. `connectTimeout` covers all of it.
+   */
   #open(): Promise<void> {
     if (this.#state === 'closed') return Promise.reject(new ClosedError('connection is closed'));
     this.#state = 'connecting';
     return new Promise<void>((resolve, reject) => {
       const socket = this.#createSocket();
       const connectEvent = this.#options.tls ? 'secureConnect' : 'connect';
+      let settled = false;
       const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         socket.destroy();
-        reject(
-          isGearmanError(error)
-            ? error
-            : new ConnectionError(
-                `cannot connect to ${this.server}: ${error.message}`,
-                {
-                  maybeRan: false,
-                  server: this.server,
-                },
-                { cause: error },
-              ),
-        );
+        reject(this.#connectError(error));
+      };
+      const closedEarly = (): void => {
+        fail(new Error('the server closed the connection during the handshake'));
       };
       const timer = setTimeout(() => {
         fail(new TimeoutError(`connecting to ${this.server} took over ${this.#connectTimeout} ms`));
       }, this.#connectTimeout);
       socket.once('error', fail);
+      socket.once('close', closedEarly);
       socket.once(connectEvent, () => {
-        clearTimeout(timer);
-        socket.off('error', fail);
         if (this.#isClosed()) {
-          socket.destroy();
-          reject(new ClosedError('connection is closed'));
+          fail(new ClosedError('connection is closed'));
           return;
         }
-        this.#attach(socket);
-        resolve();
+        this.#handshake(socket, fail, () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          socket.off('error', fail);
+          socket.off('close', closedEarly);
+          this.#attach(socket);
+          resolve();
+        });
       });
     });
+  }
+
+  #connectError(error: Error): GearmanError {
+    if (isGearmanError(error)) return error;
+    // A plaintext server answering a TLS hello just drops the socket; say what it likely means.
+    const hint =
+      this.#options.tls && (error as NodeJS.ErrnoException).code === 'ECONNRESET'
+        ? ' (is the server speaking TLS?)'
+        : '';
+    return new ConnectionError(
+      `cannot connect to ${this.server}: ${error.message}${hint}`,
+      { maybeRan: false, server: this.server },
+      { cause: error },
+    );
+  }
+
+  /**
+   * Writes the setup packets on a new socket and calls `ready` once the server answers the
+   * first of them: OPTION_REQ `exceptions`, or ECHO_REQ when exceptions are off.
+   */
+  #handshake(socket: net.Socket, fail: (error: Error) => void, ready: () => void): void {
+    this.#socket = socket;
+    this.#generation++;
+    this.#decoder = this.#newDecoder();
+    this.#lastReceive = Date.now();
+    socket.on('data', this.#onData);
+    const probe: PacketInit =
+      (this.#options.exceptions ?? true)
+        ? { type: 'OPTION_REQ', option: 'exceptions' }
+        : { type: 'ECHO_REQ', payload: '' };
+    const handler: ReplyHandler = {
+      onReply: ready,
+      // An ERROR is an answer too: an old server may not know OPTION_REQ, and WORK_EXCEPTION
+      // then arrives as WORK_FAIL, no worse. Anything else means the attempt failed.
+      onError: (error) => (error.code === 'ERR_SERVER' ? ready() : fail(error)),
+    };
+    this.#fifo.unshift({ type: probe.type, handler, written: true, deadline: 0 });
+    const setup = this.#encode(probe);
+    for (const packet of this.#options.setup?.() ?? []) setup.push(...this.#encode(packet));
+    socket.cork();
+    for (const chunk of setup) socket.write(chunk);
+    socket.uncork();
   }
 
   #isClosed(): boolean {
@@ -486,13 +555,8 @@ export class Connection {
     return tls.connect({ ...base, servername, ...extra } as tls.ConnectionOptions);
   }
 
-  /** Takes a connected socket into use: setup packets first, then whatever was queued. */
+  /** Takes a socket that passed the handshake into use, and sends what was queued. */
   #attach(socket: net.Socket): void {
-    this.#socket = socket;
-    this.#generation++;
-    this.#decoder = this.#newDecoder();
-    this.#lastReceive = Date.now();
-    socket.on('data', this.#onData);
     socket.on('drain', this.#onDrain);
     // The 'close' handler reports the first error; later ones add nothing.
     let socketError: Error | undefined;
@@ -500,21 +564,6 @@ export class Connection {
       socketError ??= error;
     });
     socket.once('close', () => this.#onSocketClose(socket, socketError));
-
-    const setup: Buffer[] = [];
-    if (this.#options.exceptions ?? true) {
-      const pending: Pending = {
-        type: 'OPTION_REQ',
-        handler: IGNORE_REPLY,
-        written: false,
-        deadline: 0,
-      };
-      this.#fifo.unshift(pending);
-      this.#unwritten.unshift(pending);
-      setup.push(...this.#encode({ type: 'OPTION_REQ', option: 'exceptions' }));
-    }
-    for (const packet of this.#options.setup?.() ?? []) setup.push(...this.#encode(packet));
-    this.#outbox = setup.concat(this.#outbox);
 
     this.#state = 'ready';
     this.#startTimer();
@@ -688,8 +737,9 @@ export class Connection {
       this.#enqueue(this.#encode({ type: 'ECHO_REQ', payload: '' }));
       this.#flush();
       pending.written = true;
-      // The reply deadline of every request: a short interval must not make a slow link "dead".
-      pending.deadline = now + this.#requestTimeout;
+      // Answered within the interval itself (at least a second, at most requestTimeout), a dead
+      // link shows within twice the heartbeat; a short interval must not make a slow link "dead".
+      pending.deadline = now + Math.min(this.#requestTimeout, Math.max(interval, 1000));
     }
   }
 

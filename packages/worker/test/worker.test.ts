@@ -32,16 +32,17 @@ function types(connection = fake.connections[0]): string[] {
 describe('pulling jobs', () => {
   test('sends the client id and registrations first, and no GRAB until the loop asks', async () => {
     const worker = await start({ clientId: 'w1', functions: ['a', 'b'] });
-    await fake.until(() => types().length >= 3);
+    await fake.until(() => types().length >= 4);
     await sleep(30);
-    expect(types()).toEqual(['SET_CLIENT_ID', 'CAN_DO', 'CAN_DO']);
+    // The ECHO_REQ is the connection's handshake: the socket counts as up once it is answered.
+    expect(types()).toEqual(['ECHO_REQ', 'SET_CLIENT_ID', 'CAN_DO', 'CAN_DO']);
     expect(fake.connections[0]?.clientId).toBe('w1');
     expect(fake.connections[0]?.functions).toEqual(['a', 'b']);
 
     const iterator = worker[Symbol.asyncIterator]();
     const next = iterator.next();
     await fake.until(() => fake.count('PRE_SLEEP') === 1);
-    expect(types().slice(3)).toEqual(['GRAB_JOB_UNIQ', 'PRE_SLEEP']);
+    expect(types().slice(4)).toEqual(['GRAB_JOB_UNIQ', 'PRE_SLEEP']);
     fake.addJob('b', Buffer.from([0, 1, 0]), { unique: 'u-1' });
     const { value: job } = await next;
     expect(job).toMatchObject({ name: 'b', unique: 'u-1', reducer: '', server: fake.address });
@@ -285,6 +286,7 @@ describe('registration', () => {
     await start({ serverTimeout: true, functions: [{ name: 'a', timeout: 5000 }, 'b'] });
     await fake.until(() => fake.workers[0]?.functions.length === 2);
     expect(fake.connections[0]?.packets).toEqual([
+      { type: 'ECHO_REQ', payload: Buffer.alloc(0) },
       { type: 'CAN_DO_TIMEOUT', functionName: 'a', timeout: 5000 },
       { type: 'CAN_DO', functionName: 'b' },
     ]);
@@ -337,7 +339,8 @@ describe('connections', () => {
     const again = (await iterator.next()).value as Job;
     expect(again.handle).toBe(job.handle);
     const second = fake.connections[1]!;
-    expect(second.packets.map((p) => p.type).slice(0, 3)).toEqual([
+    expect(second.packets.map((p) => p.type).slice(0, 4)).toEqual([
+      'ECHO_REQ',
       'SET_CLIENT_ID',
       'CAN_DO',
       'GRAB_JOB_UNIQ',
