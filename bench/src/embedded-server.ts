@@ -1,0 +1,14 @@
+/**
+ * Runs the embedded server (@gearmanode/server) in a process of its own, so that its CPU is
+ * neither shared with the drivers' event loops nor counted in theirs. Prints `listening` with
+ * the port it picked, then serves until its stdin closes.
+ */
+import { createServer } from '@gearmanode/server';
+import { send } from '../drivers/lib/harness.ts';
+
+const server = await createServer({ host: '127.0.0.1', port: 0 });
+await send({ type: 'listening', host: server.address.host, port: server.address.port });
+process.stdin.on('end', () => {
+  void server.close().then(() => process.exit(0));
+});
+process.stdin.resume();

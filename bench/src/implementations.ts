@@ -1,0 +1,112 @@
+/**
+ * The implementations compared, and how to start each one's driver. A driver that cannot run
+ * here (no compiler, no headers, packages not written yet) is skipped with the reason.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type ImplementationId = 'ours' | 'c' | 'gearmanode' | 'abraxas' | 'perl';
+
+/** One implementation's driver command, or why it is skipped. */
+export type Prepared = { command: string[] } | { skip: string };
+
+/** An implementation under test. */
+export interface Implementation {
+  id: ImplementationId;
+  /** Column heading in the report. */
+  label: string;
+  /** Builds what is needed and returns the driver command (role etc. are appended). */
+  prepare(): Prepared;
+}
+
+export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+const REPO_DIR = join(BENCH_DIR, '..');
+const C_SOURCE = join(BENCH_DIR, 'drivers/c/driver.c');
+
+/** A Node driver runs under tsx's loader in a plain `node` process (no wrapper process). */
+function nodeDriver(file: string): string[] {
+  return [process.execPath, '--import', 'tsx', join('drivers', file)];
+}
+
+function compileC(): Prepared {
+  const headers = readdirSync('/usr/include').some((name) => name.startsWith('libgearman'));
+  if (!headers) {
+    return { skip: 'no /usr/include/libgearman* (as root: apt-get install -y libgearman-dev)' };
+  }
+  try {
+    execFileSync('gcc', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return { skip: 'gcc not found' };
+  }
+  const dir = join(tmpdir(), 'gearmanode-bench');
+  const binary = join(dir, 'c-driver');
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(C_SOURCE).mtimeMs) {
+    execFileSync(
+      'gcc',
+      ['-O2', '-Wall', '-o', binary, C_SOURCE, '-lgearman', '-lpthread', '-ldl'],
+      {
+        stdio: 'inherit',
+      },
+    );
+  }
+  return { command: [binary] };
+}
+
+function missing(paths: readonly string[]): string | undefined {
+  return paths.find((path) => !existsSync(join(REPO_DIR, path)));
+}
+
+export const IMPLEMENTATIONS: readonly Implementation[] = [
+  {
+    id: 'ours',
+    label: 'gearmanode (ours)',
+    prepare() {
+      const absent = missing(['packages/client/src/index.ts', 'packages/worker/src/index.ts']);
+      return absent ? { skip: `${absent} does not exist yet` } : { command: nodeDriver('ours.ts') };
+    },
+  },
+  { id: 'c', label: 'C libgearman', prepare: compileC },
+  {
+    id: 'gearmanode',
+    label: 'gearmanode 0.9.2 (+noDelay)',
+    prepare: () => ({ command: nodeDriver('gearmanode.ts') }),
+  },
+  {
+    id: 'abraxas',
+    label: 'abraxas 2.1.10',
+    prepare: () => ({ command: nodeDriver('abraxas.ts') }),
+  },
+  {
+    id: 'perl',
+    label: 'Perl Gearman::Client',
+    prepare() {
+      try {
+        execFileSync('perl', ['-MGearman::Client', '-MGearman::Worker', '-e1'], {
+          stdio: 'ignore',
+        });
+      } catch {
+        return {
+          skip: 'Perl Gearman::Client not installed (apt-get install libgearman-client-perl)',
+        };
+      }
+      return { command: ['perl', join(BENCH_DIR, 'drivers/perl/driver.pl')] };
+    },
+  },
+];
+
+/** Looks implementations up by id, in the order given; throws on an unknown id. */
+export function selectImplementations(ids: readonly string[]): Implementation[] {
+  return ids.map((id) => {
+    const found = IMPLEMENTATIONS.find((impl) => impl.id === id);
+    if (found === undefined) {
+      throw new Error(
+        `unknown implementation ${id}; known: ${IMPLEMENTATIONS.map((i) => i.id).join(', ')}`,
+      );
+    }
+    return found;
+  });
+}

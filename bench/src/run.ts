@@ -1,0 +1,189 @@
+/**
+ * `pnpm bench`: runs the scenarios for each implementation against a fresh server per run and
+ * writes results/latest.json and results/latest.md. `--help` lists the flags.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  BENCH_DIR,
+  IMPLEMENTATIONS,
+  type Implementation,
+  selectImplementations,
+} from './implementations.ts';
+import {
+  type Cell,
+  describeMachine,
+  headline,
+  markdown,
+  type Report,
+  summarize,
+} from './report.ts';
+import { type RunResult, runOnce } from './runner.ts';
+import { describeScenario, SCENARIOS, type Scenario, selectScenarios } from './scenarios.ts';
+import { embeddedUnavailable, type ServerKind } from './server.ts';
+
+const HELP = `Usage: pnpm bench [flags]
+
+  --scenario A,B1,B4,C,D,X   scenarios to run (default: all)
+  --impl ours,c,gearmanode,abraxas,perl
+                             implementations (default: all; unavailable ones are skipped)
+  --server gearmand|embedded|both
+                             server under test (default: both; embedded when it exists)
+  --runs N                   runs per scenario, reported as medians (default: 3)
+  --quick                    fewer jobs and 1 run: a smoke test, not a measurement
+  --concurrency N            worker jobs in progress per connection, where the library has
+                             the setting (ours, abraxas; default: 1)
+  --no-codec                 skip the @gearmanode/protocol codec micro-benchmark
+`;
+
+const { values: flags } = parseArgs({
+  options: {
+    scenario: { type: 'string' },
+    impl: { type: 'string' },
+    server: { type: 'string', default: 'both' },
+    runs: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '1' },
+    'no-codec': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (flags.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const list = (value: string | undefined): string[] | undefined =>
+  value
+    ?.split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+const scenarios = selectScenarios(list(flags.scenario) ?? SCENARIOS.map((s) => s.id));
+const implementations = selectImplementations(
+  list(flags.impl) ?? IMPLEMENTATIONS.map((impl) => impl.id),
+);
+const runs = Number(flags.runs ?? (flags.quick ? 1 : 3));
+const concurrency = Number(flags.concurrency);
+const servers = chooseServers(flags.server);
+
+function chooseServers(choice: string): ServerKind[] {
+  const embeddedMissing = embeddedUnavailable();
+  if (choice === 'gearmand') return ['gearmand'];
+  if (choice === 'embedded') {
+    if (embeddedMissing) throw new Error(`cannot run --server embedded: ${embeddedMissing}`);
+    return ['embedded'];
+  }
+  if (choice !== 'both') throw new Error(`--server must be gearmand, embedded or both`);
+  if (embeddedMissing) console.log(`embedded server skipped: ${embeddedMissing}`);
+  return embeddedMissing ? ['gearmand'] : ['gearmand', 'embedded'];
+}
+
+function runCodecBenchmark(): void {
+  console.log('== codec micro-benchmark (pnpm --filter @gearmanode/protocol bench)');
+  const viaScript = spawnSync('pnpm', ['--filter', '@gearmanode/protocol', 'bench'], {
+    cwd: BENCH_DIR,
+    stdio: 'inherit',
+  });
+  if (viaScript.status === 0) return;
+  // Node 20 has no --experimental-strip-types; the same file runs under tsx.
+  console.log(
+    '(the package script failed; running packages/protocol/bench/codec.bench.ts with tsx)',
+  );
+  spawnSync(process.execPath, ['--import', 'tsx', '../packages/protocol/bench/codec.bench.ts'], {
+    cwd: BENCH_DIR,
+    stdio: 'inherit',
+  });
+}
+
+function prepare(impl: Implementation): {
+  impl: Implementation;
+  command?: string[];
+  skip?: string;
+} {
+  try {
+    const prepared = impl.prepare();
+    if ('skip' in prepared) console.log(`${impl.label}: skipped, ${prepared.skip}`);
+    return 'skip' in prepared ? { impl, skip: prepared.skip } : { impl, command: prepared.command };
+  } catch (error) {
+    const reason = `could not be prepared: ${error instanceof Error ? error.message : error}`;
+    console.log(`${impl.label}: skipped, ${reason}`);
+    return { impl, skip: reason };
+  }
+}
+
+function describeRun(scenario: Scenario, result: RunResult): string {
+  if (result.unsupported) return 'not supported by this library';
+  if (!result.ok && scenario.id !== 'X') return `FAIL ${result.error}`;
+  const cell: Cell = {
+    server: 'gearmand',
+    scenario: scenario.id,
+    impl: 'ours',
+    runs: [],
+    median: result,
+  };
+  const cpu = `cpu/job ${result.clientCpuUsPerJob.toFixed(1)} + ${result.workerCpuUsPerJob.toFixed(1)} µs`;
+  return `${headline(scenario, cell)}  ${cpu}`;
+}
+
+if (!flags['no-codec']) runCodecBenchmark();
+
+const prepared = implementations.map(prepare);
+const runnable = prepared.filter((p) => p.command !== undefined);
+const cells: Cell[] = [];
+for (const serverKind of servers) {
+  for (const scenario of scenarios) {
+    console.log(
+      `\n== ${serverKind}, scenario ${scenario.id}: ${describeScenario(scenario, flags.quick)}`,
+    );
+    const byImpl = new Map<Implementation, RunResult[]>(runnable.map((p) => [p.impl, []]));
+    // Runs interleave the implementations, so that a noisy moment hits them all alike.
+    for (let run = 1; run <= runs; run++) {
+      for (const { impl, command } of runnable) {
+        const result = await runOnce(scenario, command!, {
+          serverKind,
+          quick: flags.quick,
+          concurrency,
+        });
+        byImpl.get(impl)!.push(result);
+        console.log(`  run ${run}  ${impl.label.padEnd(28)} ${describeRun(scenario, result)}`);
+      }
+    }
+    for (const [impl, results] of byImpl) {
+      cells.push({
+        server: serverKind,
+        scenario: scenario.id,
+        impl: impl.id,
+        runs: results,
+        median: summarize(results),
+      });
+    }
+  }
+}
+
+const report: Report = {
+  date: new Date().toISOString(),
+  machine: describeMachine(),
+  command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+  runs,
+  quick: flags.quick,
+  implementations: prepared.map(({ impl, skip }) => ({
+    id: impl.id,
+    label: impl.label,
+    ...(skip !== undefined ? { skipped: skip } : {}),
+  })),
+  cells,
+};
+const table = markdown(report, scenarios);
+const resultsDir = join(BENCH_DIR, 'results');
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(resultsDir, 'latest.md'), table);
+console.log(`\n${table}\nWrote results/latest.json and results/latest.md`);
+const failures = cells.filter(
+  (cell) => !cell.median.ok && !cell.median.unsupported && cell.scenario !== 'X',
+);
+process.exitCode = failures.length > 0 ? 1 : 0;

@@ -1,0 +1,120 @@
+/**
+ * The scenarios of issue 9. Each one runs an echo worker and a client against a fresh server;
+ * every result is checked against its input.
+ */
+
+/** What one scenario asks of the client and worker drivers. */
+export interface Scenario {
+  id: 'A' | 'B1' | 'B4' | 'C' | 'D' | 'X';
+  /** One line for the report, after the job count (see {@link describeScenario}). */
+  title: string;
+  jobs: number;
+  /** Jobs under `--quick`. */
+  quickJobs: number;
+  /** Payload bytes per job. */
+  size: number;
+  /** Jobs the client keeps submitted and unsettled. */
+  inflight: number;
+  /** Worker connections. */
+  connections: number;
+  /** `fg`: worker first, then the client. `bg`: client submits everything, then the worker drains. */
+  mode: 'fg' | 'bg';
+  payload: 'ascii' | 'bytes';
+  /** The headline figure. */
+  metric: 'jobs/s' | 'MB/s' | 'submits/s + drain' | 'exactness';
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    id: 'A',
+    title: 'jobs one at a time',
+    jobs: 5_000,
+    quickJobs: 500,
+    size: 16,
+    inflight: 1,
+    connections: 1,
+    mode: 'fg',
+    payload: 'ascii',
+    metric: 'jobs/s',
+  },
+  {
+    id: 'B1',
+    title: 'jobs, 256 in flight, 1 worker connection',
+    jobs: 50_000,
+    quickJobs: 5_000,
+    size: 16,
+    inflight: 256,
+    connections: 1,
+    mode: 'fg',
+    payload: 'ascii',
+    metric: 'jobs/s',
+  },
+  {
+    id: 'B4',
+    title: 'jobs, 256 in flight, 4 worker connections',
+    jobs: 50_000,
+    quickJobs: 5_000,
+    size: 16,
+    inflight: 256,
+    connections: 4,
+    mode: 'fg',
+    payload: 'ascii',
+    metric: 'jobs/s',
+  },
+  {
+    id: 'C',
+    title: 'background submits (256 in flight), then a 1-connection drain',
+    jobs: 50_000,
+    quickJobs: 5_000,
+    size: 16,
+    inflight: 256,
+    connections: 1,
+    mode: 'bg',
+    payload: 'ascii',
+    metric: 'submits/s + drain',
+  },
+  {
+    id: 'D',
+    title: 'jobs of 1 MiB, 8 in flight',
+    jobs: 200,
+    quickJobs: 20,
+    size: MiB,
+    inflight: 8,
+    connections: 1,
+    mode: 'fg',
+    payload: 'ascii',
+    metric: 'MB/s',
+  },
+  {
+    id: 'X',
+    title: 'jobs of 4 KiB holding every byte value, 8 in flight',
+    jobs: 64,
+    quickJobs: 64,
+    size: 4 * KiB,
+    inflight: 8,
+    connections: 1,
+    mode: 'fg',
+    payload: 'bytes',
+    metric: 'exactness',
+  },
+];
+
+/** Looks scenarios up by id (`A,B1`), in the order given; throws on an unknown id. */
+export function selectScenarios(ids: readonly string[]): Scenario[] {
+  return ids.map((id) => {
+    const scenario = SCENARIOS.find((s) => s.id.toLowerCase() === id.toLowerCase());
+    if (scenario === undefined) {
+      throw new Error(`unknown scenario ${id}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
+    }
+    return scenario;
+  });
+}
+
+/** The scenario's title with the number of jobs it runs, e.g. `5,000 jobs one at a time`. */
+export function describeScenario(scenario: Scenario, quick: boolean): string {
+  const jobs = quick ? scenario.quickJobs : scenario.jobs;
+  return `${new Intl.NumberFormat('en-US').format(jobs)} ${scenario.title}`;
+}

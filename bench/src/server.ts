@@ -1,0 +1,74 @@
+/**
+ * The server under test: a fresh gearmand (`--threads 1`, via the repository's test launcher)
+ * or the embedded server of @gearmanode/server in its own child process.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startGearmand } from '../../test/gearmand.ts';
+import { DriverProcess } from './driver-process.ts';
+
+export type ServerKind = 'gearmand' | 'embedded';
+
+/** A running server. */
+export interface BenchServer {
+  readonly kind: ServerKind;
+  readonly host: string;
+  readonly port: number;
+  /** The process to read CPU time from. */
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+const SERVER_INDEX = fileURLToPath(new URL('../../packages/server/src/index.ts', import.meta.url));
+
+/** Why the embedded server cannot run, or undefined when it can. */
+export function embeddedUnavailable(): string | undefined {
+  if (!existsSync(SERVER_INDEX)) return 'packages/server/src/index.ts does not exist yet';
+  if (!/export[^;]*\bcreateServer\b/.test(readFileSync(SERVER_INDEX, 'utf8'))) {
+    return 'packages/server/src/index.ts does not export createServer yet';
+  }
+  return undefined;
+}
+
+/** Starts a server of the given kind on a free loopback port. */
+export async function startServer(kind: ServerKind): Promise<BenchServer> {
+  if (kind === 'gearmand') {
+    const gearmand = await startGearmand();
+    return {
+      kind,
+      host: gearmand.host,
+      port: gearmand.port,
+      pid: gearmand.pid,
+      stop: () => gearmand.stop(),
+    };
+  }
+  const child = new DriverProcess(
+    'embedded server',
+    [process.execPath, '--import', 'tsx', 'src/embedded-server.ts'],
+    BENCH_DIR,
+  );
+  const listening = await child.next('listening', 15_000);
+  return {
+    kind,
+    host: listening.host,
+    port: listening.port,
+    pid: child.pid,
+    stop: () => child.stop(5000),
+  };
+}
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU time (user + system) a process has used so far, in microseconds; 0 when unknown. */
+export function processCpuUs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime: fields 14 and 15
+    return (ticks / CLOCK_TICKS_PER_SECOND) * 1e6;
+  } catch {
+    return 0; // the process is gone, or this is not Linux
+  }
+}
