@@ -1,4 +1,3 @@
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import {
   type AdminCommand,
   type AdminCommandName,
@@ -17,22 +16,17 @@ import {
   TimeoutError,
   type WorkerInfo,
 } from '@gearmanode/protocol';
-import { Connection, type ReconnectOptions, type TextReplyHandler } from './connection.js';
-import { timeout as checkTimeout, integer, MAX_DELAY } from './options.js';
+import { Connection, type ConnectionTuning, type TextReplyHandler } from './connection.js';
+import { timeout as checkTimeout, integer, MAX_DELAY, resolveConnectionTuning } from './options.js';
 import { parseServer, type ServerSpec } from './servers.js';
 
 /** Options of `createAdmin`. */
-export interface AdminOptions {
+export interface AdminOptions
+  extends Pick<ConnectionTuning, 'tls' | 'connectTimeout' | 'reconnect'> {
   /** The job server. @default '127.0.0.1:4730' */
   server?: ServerSpec;
   /** Default deadline of every command, in ms. @default 10000 */
   timeout?: number;
-  /** Give up on one connect attempt after this many ms. @default 5000 */
-  connectTimeout?: number;
-  /** TLS from the first byte, as for the client. @default false */
-  tls?: boolean | TlsOptions;
-  /** Reconnect after losing the socket. @default true */
-  reconnect?: boolean | ReconnectOptions;
   /** Connect on the first command instead of in `createAdmin`. @default false */
   lazy?: boolean;
 }
@@ -117,11 +111,13 @@ export async function createAdmin(options: AdminOptions = {}): Promise<Admin> {
   const timeout = integer(options.timeout, 'timeout', 10_000, 1, MAX_DELAY);
   const connection = new Connection({
     address: parseServer(options.server ?? '127.0.0.1:4730', 'server'),
-    tls: options.tls,
-    connectTimeout: integer(options.connectTimeout, 'connectTimeout', 5000, 1, MAX_DELAY),
+    ...resolveConnectionTuning({
+      tls: options.tls,
+      connectTimeout: options.connectTimeout,
+      reconnect: options.reconnect,
+    }),
     requestTimeout: timeout,
     heartbeatInterval: 0,
-    reconnect: options.reconnect ?? true,
     exceptions: false,
     text: true,
   });

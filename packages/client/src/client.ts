@@ -38,6 +38,7 @@ import {
   type ResolvedClientOptions,
   resolveClientOptions,
   type SubmitOptions,
+  tuningOf,
 } from './options.js';
 import { fnv1a, type PoolMember, ServerPool } from './pool.js';
 import { PendingRequest } from './request.js';
@@ -603,14 +604,7 @@ class GearmanClient implements Client, SubmissionOwner {
     const options = this.#options;
     return new Connection({
       address: entry.address,
-      tls: options.tls,
-      connectTimeout: options.connectTimeout,
-      requestTimeout: options.requestTimeout,
-      heartbeatInterval: options.heartbeatInterval,
-      keepAlive: options.keepAlive,
-      noDelay: options.noDelay,
-      maxPacketSize: options.maxPacketSize,
-      reconnect: options.reconnect,
+      ...tuningOf(options),
       exceptions: true,
       setup: () =>
         this.#clientId === undefined ? [] : [{ type: 'SET_CLIENT_ID', clientId: this.#clientId }],

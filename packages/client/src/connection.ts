@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import {
   ClosedError,
   ConnectionError,
+  DEFAULT_MAX_PACKET_SIZE,
   encodePacketParts,
   type GearmanError,
   isGearmanError,
@@ -36,9 +37,11 @@ export interface ReconnectOptions {
   shouldRetry?: (context: { error: Error; attempt: number }) => boolean | Promise<boolean>;
 }
 
-/** Options of one connection to one job server. */
-export interface ConnectionOptions {
-  address: ServerAddress;
+/**
+ * How connections to job servers behave: the options `createClient` and `createWorker` share and
+ * pass to every connection they open.
+ */
+export interface ConnectionTuning {
   /**
    * Wrap the socket in TLS from the first byte. `true` verifies the server against Node's
    * default CAs; an object is passed to `tls.connect` (ca, cert, servername, …). There is no
@@ -48,9 +51,10 @@ export interface ConnectionOptions {
   /** Give up on one connect attempt after this many ms. @default 5000 */
   connectTimeout?: number;
   /**
-   * Deadline for every request that expects a reply, from when it is written. gearmand answers
-   * some bad requests with silence (protocol.md section 11, item 8); when a deadline passes the
-   * socket is closed and opened again, since the reply order can no longer be trusted.
+   * Deadline for every reply the server owes (a client's JOB_CREATED, STATUS_RES and ECHO_RES, a
+   * worker's reply to GRAB), from when the request is written. gearmand answers some bad
+   * requests with silence (protocol.md section 11, item 8); when a deadline passes the socket is
+   * closed and opened again, since the reply order can no longer be trusted.
    * @default 10000
    */
   requestTimeout?: number;
@@ -64,10 +68,30 @@ export interface ConnectionOptions {
   keepAlive?: boolean;
   /** TCP_NODELAY: without it small packets wait for Nagle's algorithm. @default true */
   noDelay?: boolean;
-  /** Largest packet body sent or accepted. @default 67108864 (64 MiB) */
+  /** Largest packet body sent or accepted, in bytes. @default 67108864 (64 MiB) */
   maxPacketSize?: number;
-  /** Reconnect after losing the socket; `false` closes the connection instead. @default true */
+  /**
+   * Reconnect with backoff after losing the socket; `false` closes that connection for good
+   * instead (a client then uses its other servers, a worker drops that server). @default true
+   */
   reconnect?: boolean | ReconnectOptions;
+}
+
+/** The `@default` of every `ConnectionTuning` option. */
+export const TUNING_DEFAULTS = {
+  tls: false,
+  connectTimeout: 5000,
+  requestTimeout: 10_000,
+  heartbeatInterval: 15_000,
+  keepAlive: true,
+  noDelay: true,
+  maxPacketSize: DEFAULT_MAX_PACKET_SIZE,
+  reconnect: true,
+} as const satisfies Required<ConnectionTuning>;
+
+/** Options of one connection to one job server. */
+export interface ConnectionOptions extends ConnectionTuning {
+  address: ServerAddress;
   /** Send OPTION_REQ `exceptions` on every socket, so WORK_EXCEPTION reaches us. @default true */
   exceptions?: boolean;
   /** Accept admin text responses (for admin connections). @default false */
@@ -215,8 +239,8 @@ export class Connection {
   constructor(options: ConnectionOptions) {
     this.#options = options;
     this.server = formatAddress(options.address);
-    this.#requestTimeout = options.requestTimeout ?? 10_000;
-    this.#heartbeatInterval = options.heartbeatInterval ?? 15_000;
+    this.#requestTimeout = options.requestTimeout ?? TUNING_DEFAULTS.requestTimeout;
+    this.#heartbeatInterval = options.heartbeatInterval ?? TUNING_DEFAULTS.heartbeatInterval;
     this.#decoder = this.#newDecoder();
     this.closed = new Promise((resolve) => {
       this.#closedResolve = resolve;
@@ -395,7 +419,7 @@ export class Connection {
 
   async #connectLoop(): Promise<void> {
     this.#state = 'connecting';
-    const reconnect = this.#options.reconnect ?? true;
+    const reconnect = this.#options.reconnect ?? TUNING_DEFAULTS.reconnect;
     const retry: ReconnectOptions = typeof reconnect === 'object' ? reconnect : {};
     try {
       await pRetry(() => this.#open(), {
@@ -534,7 +558,7 @@ export class Connection {
   }
 
   get #connectTimeout(): number {
-    return this.#options.connectTimeout ?? 5000;
+    return this.#options.connectTimeout ?? TUNING_DEFAULTS.connectTimeout;
   }
 
   #createSocket(): net.Socket {
@@ -545,9 +569,9 @@ export class Connection {
         : {
             host: address.host,
             port: address.port,
-            keepAlive: this.#options.keepAlive ?? true,
+            keepAlive: this.#options.keepAlive ?? TUNING_DEFAULTS.keepAlive,
             keepAliveInitialDelay: 10_000,
-            noDelay: this.#options.noDelay ?? true,
+            noDelay: this.#options.noDelay ?? TUNING_DEFAULTS.noDelay,
           };
     if (tlsOption === undefined || tlsOption === false) return net.connect(base);
     const extra = tlsOption === true ? {} : tlsOption;

@@ -17,7 +17,7 @@ export {
   type ServerStats,
   type UniqueJobStatus,
 } from './client.js';
-export type { ReconnectOptions, ServerAddress } from './connection.js';
+export type { ConnectionTuning, ReconnectOptions, ServerAddress } from './connection.js';
 export * from './errors.js';
 export type { JobEvent, JobRun } from './job-run.js';
 export type {

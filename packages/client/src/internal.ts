@@ -7,6 +7,7 @@ export {
   type ConnectionEvent,
   type ConnectionOptions,
   type ConnectionState,
+  type ConnectionTuning,
   formatAddress,
   type ReconnectOptions,
   type ReplyHandler,
@@ -15,6 +16,14 @@ export {
 } from './connection.js';
 export { DeadlineHeap } from './deadlines.js';
 export { EventChannel } from './event-channel.js';
+export {
+  checkFunctionName,
+  integer,
+  MAX_DELAY,
+  type ResolvedConnectionTuning,
+  resolveConnectionTuning,
+  tuningOf,
+} from './options.js';
 export { fnv1a, ServerPool, weight } from './pool.js';
 export { Queue } from './queue.js';
 export {

@@ -1,6 +1,10 @@
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { InvalidArgumentError, MAX_UNIQUE_SIZE } from '@gearmanode/protocol';
-import type { ReconnectOptions, ServerAddress } from './connection.js';
+import {
+  type ConnectionTuning,
+  type ReconnectOptions,
+  type ServerAddress,
+  TUNING_DEFAULTS,
+} from './connection.js';
 import { parseServers, type ServerSpec } from './servers.js';
 
 /** A job payload: bytes, or a string sent as UTF-8. */
@@ -27,7 +31,7 @@ export interface RetryOptions {
 }
 
 /** Options of `createClient`. Every one is checked: a bad value throws InvalidArgumentError. */
-export interface ClientOptions {
+export interface ClientOptions extends ConnectionTuning {
   /**
    * The job servers: `'host:port'` strings (`'host'` alone means port 4730, `'[::1]:4730'` for
    * IPv6), `{ host, port }` objects, or `{ path }` for a Unix socket. A comma-separated string
@@ -50,30 +54,6 @@ export interface ClientOptions {
    * @default false
    */
   lazy?: boolean;
-  /**
-   * TLS from the first byte: `true` verifies the servers against Node's CAs; an object is passed
-   * to `tls.connect`. There is never a fallback to plaintext.
-   * @default false
-   */
-  tls?: boolean | TlsOptions;
-  /** Give up on one connect attempt after this many ms. @default 5000 */
-  connectTimeout?: number;
-  /**
-   * Deadline for each reply the server owes (JOB_CREATED, STATUS_RES, ECHO_RES), from when the
-   * request is written. When one passes, the connection is closed and opened again.
-   * @default 10000
-   */
-  requestTimeout?: number;
-  /** Send ECHO after this many idle ms to detect a dead link; 0 disables. @default 15000 */
-  heartbeatInterval?: number;
-  /** TCP keepalive. @default true */
-  keepAlive?: boolean;
-  /** TCP_NODELAY. @default true */
-  noDelay?: boolean;
-  /** Largest packet body sent or accepted, in bytes. @default 67108864 (64 MiB) */
-  maxPacketSize?: number;
-  /** Reconnect with backoff after losing a server; `false` to stop. @default true */
-  reconnect?: boolean | ReconnectOptions;
   /**
    * Submits waiting for JOB_CREATED or for their result at once; more wait in the client, in
    * order, before anything is written.
@@ -150,20 +130,15 @@ export interface CloseOptions {
   timeout?: number;
 }
 
+/** `ConnectionTuning` checked, with its defaults. */
+export type ResolvedConnectionTuning = Readonly<Required<ConnectionTuning>>;
+
 /** The checked options with their defaults. */
-export interface ResolvedClientOptions {
+export interface ResolvedClientOptions extends ResolvedConnectionTuning {
   readonly servers: ServerAddress[];
   readonly strategy: Strategy;
   readonly recoverTime: number;
   readonly lazy: boolean;
-  readonly tls: boolean | TlsOptions;
-  readonly connectTimeout: number;
-  readonly requestTimeout: number;
-  readonly heartbeatInterval: number;
-  readonly keepAlive: boolean;
-  readonly noDelay: boolean;
-  readonly maxPacketSize: number;
-  readonly reconnect: boolean | ReconnectOptions;
   readonly maxInFlight: number;
   readonly retry: Required<RetryOptions>;
   readonly clientId: string | undefined;
@@ -171,18 +146,11 @@ export interface ResolvedClientOptions {
 }
 
 const KNOWN_OPTIONS = new Set<string>([
+  ...Object.keys(TUNING_DEFAULTS),
   'servers',
   'strategy',
   'recoverTime',
   'lazy',
-  'tls',
-  'connectTimeout',
-  'requestTimeout',
-  'heartbeatInterval',
-  'keepAlive',
-  'noDelay',
-  'maxPacketSize',
-  'reconnect',
   'maxInFlight',
   'retry',
   'clientId',
@@ -207,10 +175,6 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
   if (strategy !== 'round-robin' && strategy !== 'sequence') {
     throw new InvalidArgumentError('strategy', `must be 'round-robin' or 'sequence'`);
   }
-  const tls = options.tls ?? false;
-  if (typeof tls !== 'boolean' && (tls === null || typeof tls !== 'object')) {
-    throw new InvalidArgumentError('tls', 'must be a boolean or tls.connect options');
-  }
   const clientId = options.clientId;
   if (clientId !== undefined) checkClientId(clientId, 'clientId');
   return {
@@ -218,24 +182,74 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     strategy,
     recoverTime: integer(options.recoverTime, 'recoverTime', 5000, 0, MAX_DELAY),
     lazy: boolean(options.lazy, 'lazy', false),
-    tls,
-    connectTimeout: integer(options.connectTimeout, 'connectTimeout', 5000, 1, MAX_DELAY),
-    requestTimeout: integer(options.requestTimeout, 'requestTimeout', 10_000, 1, MAX_DELAY),
-    heartbeatInterval: integer(
-      options.heartbeatInterval,
-      'heartbeatInterval',
-      15_000,
-      0,
-      MAX_DELAY,
-    ),
-    keepAlive: boolean(options.keepAlive, 'keepAlive', true),
-    noDelay: boolean(options.noDelay, 'noDelay', true),
-    maxPacketSize: integer(options.maxPacketSize, 'maxPacketSize', 64 * 1024 * 1024, 0, 0xffffffff),
-    reconnect: reconnectOption(options.reconnect),
+    ...resolveConnectionTuning(options),
     maxInFlight: integer(options.maxInFlight, 'maxInFlight', 1000, 1, Number.MAX_SAFE_INTEGER),
     retry: retryOption(options.retry),
     clientId,
     timeout: timeout(options.timeout, 'timeout', 0),
+  };
+}
+
+/**
+ * Checks the `ConnectionTuning` options of `createClient` or `createWorker` and fills in the
+ * defaults; other keys of `options` are ignored.
+ * @throws InvalidArgumentError naming the first option at fault.
+ */
+export function resolveConnectionTuning(options: ConnectionTuning): ResolvedConnectionTuning {
+  const defaults = TUNING_DEFAULTS;
+  const tls = options.tls ?? defaults.tls;
+  if (typeof tls !== 'boolean' && (tls === null || typeof tls !== 'object')) {
+    throw new InvalidArgumentError('tls', 'must be a boolean or tls.connect options');
+  }
+  return {
+    tls,
+    connectTimeout: integer(
+      options.connectTimeout,
+      'connectTimeout',
+      defaults.connectTimeout,
+      1,
+      MAX_DELAY,
+    ),
+    requestTimeout: integer(
+      options.requestTimeout,
+      'requestTimeout',
+      defaults.requestTimeout,
+      1,
+      MAX_DELAY,
+    ),
+    heartbeatInterval: integer(
+      options.heartbeatInterval,
+      'heartbeatInterval',
+      defaults.heartbeatInterval,
+      0,
+      MAX_DELAY,
+    ),
+    keepAlive: boolean(options.keepAlive, 'keepAlive', defaults.keepAlive),
+    noDelay: boolean(options.noDelay, 'noDelay', defaults.noDelay),
+    maxPacketSize: integer(
+      options.maxPacketSize,
+      'maxPacketSize',
+      defaults.maxPacketSize,
+      0,
+      0xffffffff,
+    ),
+    reconnect: reconnectOption(options.reconnect),
+  };
+}
+
+/** Just the `ConnectionTuning` of resolved options, to pass on to a `Connection`. */
+export function tuningOf(options: ResolvedConnectionTuning): ResolvedConnectionTuning {
+  const { tls, connectTimeout, requestTimeout, heartbeatInterval } = options;
+  const { keepAlive, noDelay, maxPacketSize, reconnect } = options;
+  return {
+    tls,
+    connectTimeout,
+    requestTimeout,
+    heartbeatInterval,
+    keepAlive,
+    noDelay,
+    maxPacketSize,
+    reconnect,
   };
 }
 
@@ -278,7 +292,7 @@ function boolean(value: unknown, field: string, fallback: boolean): boolean {
 }
 
 function reconnectOption(value: unknown): boolean | ReconnectOptions {
-  if (value === undefined || typeof value === 'boolean') return value ?? true;
+  if (value === undefined || typeof value === 'boolean') return value ?? TUNING_DEFAULTS.reconnect;
   if (value === null || typeof value !== 'object') {
     throw new InvalidArgumentError('reconnect', 'must be a boolean or reconnect options');
   }
@@ -336,15 +350,19 @@ export function checkClientId(id: unknown, field: string): string {
   return id;
 }
 
-/** @throws InvalidArgumentError unless `name` is a function name of 1–512 bytes without NUL. */
-export function checkFunctionName(name: unknown): string {
+/**
+ * Checks a function name: 1 to 512 bytes (libgearman's range, protocol.md section 10), no NUL.
+ * @throws InvalidArgumentError naming `field`.
+ */
+export function checkFunctionName(name: unknown, field = 'name'): string {
   if (typeof name !== 'string' || name.length === 0) {
-    throw new InvalidArgumentError('name', 'must be a non-empty string');
+    throw new InvalidArgumentError(field, 'must be a non-empty string');
   }
+  // At most 3 UTF-8 bytes per UTF-16 unit: 170 units cannot exceed 512 bytes.
   if (name.length > 170 && Buffer.byteLength(name) > 512) {
-    throw new InvalidArgumentError('name', 'must be at most 512 bytes');
+    throw new InvalidArgumentError(field, 'must be at most 512 bytes');
   }
-  if (name.includes('\0')) throw new InvalidArgumentError('name', 'must not contain a NUL byte');
+  if (name.includes('\0')) throw new InvalidArgumentError(field, 'must not contain a NUL byte');
   return name;
 }
 

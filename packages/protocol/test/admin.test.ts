@@ -829,6 +829,8 @@ describe('parseAdminRequest', () => {
     ['status  ', { command: 'status' }], // trailing spaces
     ['Version extra words', { command: 'version' }],
     ['cancel  job H:x:1', { command: 'cancel job', handle: 'H:x:1' }], // runs of spaces
+    ['cancel  job  H:x ', { command: 'cancel job', handle: 'H:x' }],
+    ['create function a\tb', { command: 'create function', functionName: 'a\tb' }], // no tabs
     ['Cancel JOB H:x:1\r', { command: 'cancel job', handle: 'H:x:1' }],
     ['show UNIQUE jobs', { command: 'show unique jobs' }],
     ['maxqueue f', { command: 'maxqueue', functionName: 'f' }],
@@ -845,6 +847,12 @@ describe('parseAdminRequest', () => {
       'maxqueue f 7x 99999999999',
       { command: 'maxqueue', functionName: 'f', limits: { high: 7, normal: 2147483647 } },
     ],
+    [
+      'maxqueue f -1 x 7z',
+      { command: 'maxqueue', functionName: 'f', limits: { high: 0, normal: 0, low: 7 } },
+    ],
+    // atoi skips leading whitespace; a tab is the only kind a word can start with.
+    ['maxqueue f \t5', { command: 'maxqueue', functionName: 'f', limits: 5 }],
     ['shutdown', { command: 'shutdown' }],
     ['SHUTDOWN graceful', { command: 'shutdown', graceful: true }],
   ])('parses %j', (line, command) => {
@@ -870,13 +878,32 @@ describe('parseAdminRequest', () => {
       'shutdown now',
       'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+shutdown\r\n',
     ],
-    // gearmand drops the connection here; our server answers instead.
-    ['a b c d e f', 'ERR INVALID_ARGUMENTS more+than+5+words\r\n'],
   ])('answers %j as gearmand does: %j', (line, reply) => {
     const parsed = parseAdminRequest(line);
     if (parsed.ok) return expect.unreachable(`parsed as ${parsed.command.command}`);
     expect(parsed.error).toBeInstanceOf(AdminError);
+    expect(parsed.close).toBe(false);
     expect(encodeAdminError(parsed.error)).toBe(reply);
+  });
+
+  test.each(['a b c d e f', 'maxqueue f 1 2 3 4', 'status a b c d e'])(
+    'asks to drop the connection on %j (six words or more), as gearmand does',
+    (line) => {
+      const parsed = parseAdminRequest(line);
+      if (parsed.ok) return expect.unreachable(`parsed as ${parsed.command.command}`);
+      expect(parsed.close).toBe(true);
+      expect(parsed.error).toBeInstanceOf(AdminError);
+      // What to send anyway, if a server answers instead of dropping the connection.
+      expect(encodeAdminError(parsed.error)).toBe('ERR INVALID_ARGUMENTS more+than+5+words\r\n');
+    },
+  );
+
+  test('accepts five words', () => {
+    expect(parseAdminRequest('a b c d e')).toMatchObject({ ok: false, close: false });
+    expect(parseAdminRequest('status a b c d')).toEqual({
+      ok: true,
+      command: { command: 'status' },
+    });
   });
 
   test('parses back every command the encoder produces', () => {

@@ -9,8 +9,9 @@ import {
   type Packet,
   type PacketInit,
   type PacketOf,
+  type ServerVersion,
 } from '@gearmanode/protocol';
-import { type AdminContext, executeAdmin, parseAdminLine } from './admin.js';
+import { type AdminContext, runAdminLine } from './admin.js';
 import { EpochScheduler } from './epoch.js';
 import {
   type FunctionEntry,
@@ -235,7 +236,7 @@ export class Dispatcher implements AdminContext {
 
   /** Runs one admin line; returns false when the connection should be dropped. */
   handleAdmin(peer: Peer, line: string): boolean {
-    const response = executeAdmin(parseAdminLine(line), this);
+    const response = runAdminLine(line, this);
     if (response === undefined) return false;
     peer.send(Buffer.from(response, 'utf8'));
     return true;
@@ -708,7 +709,7 @@ export class Dispatcher implements AdminContext {
     return process.pid;
   }
 
-  get version(): string {
+  get version(): ServerVersion {
     return ADMIN_VERSION;
   }
 

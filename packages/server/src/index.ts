@@ -1,11 +1,4 @@
-export {
-  GearmanError,
-  type GearmanErrorCode,
-  InvalidArgumentError,
-  isGearmanError,
-  ProtocolError,
-  type ProtocolErrorReason,
-} from './errors.js';
+export * from './errors.js';
 export { DEFAULT_HOST, DEFAULT_PORT, type ServerLogger, type ServerOptions } from './options.js';
 export {
   type CloseOptions,

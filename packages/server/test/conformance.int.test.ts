@@ -839,6 +839,7 @@ describe(`admin commands (${target.kind})`, () => {
     expect(await admin.closesWithin(2000)).toBe(true);
   });
 
+  // gearmand only: the embedded server has `shutdown` and would close under the other tests.
   test.runIf(gearmand)('shutdown is an unknown command on gearmand 1.1.20', async () => {
     const admin = await open();
     expect(await admin.command('shutdown graceful')).toBe(

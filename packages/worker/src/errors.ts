@@ -1,5 +1,9 @@
 import { GearmanError, TimeoutError } from '@gearmanode/protocol';
 
+/**
+ * The gearmanode error hierarchy, re-exported from `@gearmanode/protocol` (classify errors by
+ * their stable `code`), and the worker's own errors below.
+ */
 export {
   ClosedError,
   ConnectionError,

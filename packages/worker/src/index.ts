@@ -1,18 +1,4 @@
-export {
-  ClosedError,
-  ConnectionError,
-  GearmanError,
-  type GearmanErrorCode,
-  InvalidArgumentError,
-  isGearmanError,
-  JobLostError,
-  JobSettledError,
-  JobTimeoutError,
-  ProtocolError,
-  ServerError,
-  TimeoutError,
-  WorkerClosingError,
-} from './errors.js';
+export * from './errors.js';
 export type { GrabState } from './grab-loop.js';
 export type { Job } from './job.js';
 export type {

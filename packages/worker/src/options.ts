@@ -1,5 +1,12 @@
-import type tls from 'node:tls';
-import type { ReconnectOptions, ServerSpec } from '@gearmanode/client/internal';
+import {
+  type ConnectionTuning,
+  checkFunctionName,
+  integer,
+  MAX_DELAY,
+  type ResolvedConnectionTuning,
+  resolveConnectionTuning,
+  type ServerSpec,
+} from '@gearmanode/client/internal';
 import { InvalidArgumentError } from '@gearmanode/protocol';
 
 /** How to ask for jobs: GRAB_JOB_UNIQ, or GRAB_JOB_ALL to also learn the reducer. */
@@ -23,7 +30,7 @@ export interface RegisterOptions {
 }
 
 /** Options of `createWorker()`. */
-export interface WorkerOptions {
+export interface WorkerOptions extends ConnectionTuning {
   /**
    * Job servers: `'host:port'`, `{ host, port }` or `{ path }`, or `'host:port,host:port'`. The
    * worker connects to all of them and takes jobs from any.
@@ -59,26 +66,10 @@ export interface WorkerOptions {
    * section 11, item 25). The worker enforces time limits itself either way. @default false
    */
   serverTimeout?: boolean;
-  /** Give up on one connect attempt after this many ms. @default 5000 */
-  connectTimeout?: number;
-  /** Deadline for the reply to a GRAB; when it passes the socket is replaced. @default 10000 */
-  requestTimeout?: number;
-  /** Send ECHO_REQ after this many ms without incoming bytes; 0 disables. @default 15000 */
-  heartbeatInterval?: number;
-  /** TCP keepalive. @default true */
-  keepAlive?: boolean;
-  /** TCP_NODELAY. @default true */
-  noDelay?: boolean;
-  /** Largest packet body sent or accepted. @default 67108864 (64 MiB) */
-  maxPacketSize?: number;
-  /** Reconnect with backoff after losing a server; `false` drops that server instead. @default true */
-  reconnect?: boolean | ReconnectOptions;
-  /** Wrap the sockets in TLS. @default false */
-  tls?: boolean | tls.ConnectionOptions;
 }
 
 /** `WorkerOptions` with defaults applied and values checked. */
-export interface ResolvedWorkerOptions {
+export interface ResolvedWorkerOptions extends ResolvedConnectionTuning {
   servers: readonly ServerSpec[] | string | undefined;
   concurrency: number;
   functions: { name: string; timeout: number }[];
@@ -91,10 +82,6 @@ export interface ResolvedWorkerOptions {
 
 /** Longest client id gearmand keeps (protocol.md section 10). */
 export const MAX_CLIENT_ID_BYTES = 127;
-/** Longest function name the SDK accepts (libgearman's range, protocol.md section 10). */
-export const MAX_FUNCTION_NAME_BYTES = 512;
-// A setTimeout delay above this fires at once.
-const MAX_TIMER = 2 ** 31 - 1;
 
 /**
  * Applies the defaults and checks every option.
@@ -104,8 +91,8 @@ export function resolveOptions(options: WorkerOptions = {}): ResolvedWorkerOptio
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError('options', 'must be an object');
   }
-  const concurrency = integer('concurrency', options.concurrency ?? 1, 1, 1_000_000);
-  const pollInterval = integer('pollInterval', options.pollInterval ?? 1000, 10, MAX_TIMER);
+  const concurrency = integer(options.concurrency ?? 1, 'concurrency', 1, 1, 1_000_000);
+  const pollInterval = integer(options.pollInterval ?? 1000, 'pollInterval', 1000, 10, MAX_DELAY);
   const timeout = checkTimeout('timeout', options.timeout ?? 0);
   const grabMode = options.grabMode ?? 'uniq';
   if (grabMode !== 'uniq' && grabMode !== 'all') {
@@ -127,15 +114,7 @@ export function resolveOptions(options: WorkerOptions = {}): ResolvedWorkerOptio
         spec.timeout === undefined ? timeout : checkTimeout(`${field}.timeout`, spec.timeout),
     };
   });
-  for (const name of [
-    'connectTimeout',
-    'requestTimeout',
-    'heartbeatInterval',
-    'maxPacketSize',
-  ] as const) {
-    const value = options[name];
-    if (value !== undefined) integer(name, value, 0, Number.MAX_SAFE_INTEGER);
-  }
+  const tuning = resolveConnectionTuning(options);
   return {
     servers: options.servers,
     concurrency,
@@ -145,23 +124,8 @@ export function resolveOptions(options: WorkerOptions = {}): ResolvedWorkerOptio
     pollInterval,
     timeout,
     serverTimeout: options.serverTimeout === true,
+    ...tuning,
   };
-}
-
-/**
- * Checks a function name: 1 to 512 bytes, no NUL.
- * @throws InvalidArgumentError naming `field`.
- */
-export function checkFunctionName(name: unknown, field = 'name'): string {
-  if (typeof name !== 'string') {
-    throw new InvalidArgumentError(field, `expected a string, got ${typeof name}`);
-  }
-  const size = Buffer.byteLength(name);
-  if (size === 0 || size > MAX_FUNCTION_NAME_BYTES) {
-    throw new InvalidArgumentError(field, `must be 1 to ${MAX_FUNCTION_NAME_BYTES} bytes`);
-  }
-  if (name.includes('\0')) throw new InvalidArgumentError(field, 'must not contain a NUL byte');
-  return name;
 }
 
 /**
@@ -169,7 +133,7 @@ export function checkFunctionName(name: unknown, field = 'name'): string {
  * @throws InvalidArgumentError naming `field`.
  */
 export function checkTimeout(field: string, value: unknown): number {
-  return integer(field, value, 0, MAX_TIMER);
+  return integer(value, field, 0, 0, MAX_DELAY);
 }
 
 function checkClientId(id: unknown): void {
@@ -197,15 +161,5 @@ export function checkInteger(
   min: number,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
-  return integer(field, value, min, max);
-}
-
-function integer(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(
-      field,
-      `expected an integer from ${min} to ${max}, got ${typeof value === 'number' ? value : typeof value}`,
-    );
-  }
-  return value;
+  return integer(value, field, min, min, max);
 }

@@ -3,11 +3,13 @@ import {
   Connection,
   type ConnectionEvent,
   type ConnectionState,
+  checkFunctionName,
   formatAddress,
   parseServers,
   Queue,
   type ReplyHandler,
   type ServerAddress,
+  tuningOf,
 } from '@gearmanode/client/internal';
 import {
   ClosedError,
@@ -21,7 +23,6 @@ import { EventHub } from './event-hub.js';
 import { GrabLoop, type GrabState } from './grab-loop.js';
 import { type Job, type JobHost, JobImpl, type JobOutcome, ownPayload, RESOLVED } from './job.js';
 import {
-  checkFunctionName,
   checkInteger,
   checkTimeout,
   type RegisterOptions,
@@ -132,25 +133,44 @@ export interface Worker extends AsyncIterable<Job>, AsyncDisposable {
   readonly functions: readonly string[];
   /**
    * Registers a function (CAN_DO) on every server, now and after every reconnect. Registering
-   * a name again only updates its time limit (the server keeps its single registration).
-   * @throws InvalidArgumentError for a bad name or timeout; ClosedError once closing.
+   * a name again only updates its time limit (the server keeps its single registration), and its
+   * handler when one is given.
+   * @throws InvalidArgumentError for a bad name, timeout or handler; ClosedError once closing.
    */
   register(name: string, options?: RegisterOptions): void;
+  /**
+   * Registers a function, as `register(name, options)` does, with the handler `process()` runs
+   * for its jobs.
+   * @example
+   * worker.register('resize', { timeout: 30_000 }, (job) => resize(job.payload));
+   * worker.register('reverse', (job) => job.text().split('').reverse().join(''));
+   * await worker.process();
+   */
+  register(name: string, handler: JobHandler): void;
+  register(name: string, options: RegisterOptions, handler: JobHandler): void;
   /**
    * Unregisters a function (CANT_DO). gearmand re-queues jobs a worker holds of a function it
    * unregisters (protocol.md section 11, item 21), so on a connection that holds such jobs the
    * CANT_DO waits until they are settled; jobs of the function that arrive meanwhile are still
-   * handed out. Unknown names are ignored.
+   * handed out (and `process()` still runs its handler for them). Unknown names are ignored.
    */
   unregister(name: string): void;
   /**
-   * Runs `handler` for every job, up to `concurrency` at once: its return value completes the
-   * job (WORK_COMPLETE), a throw or rejection sends WORK_EXCEPTION with the error's message. A
+   * Runs a handler for every job, up to `concurrency` at once: the one registered for the job's
+   * function with `register(name, handler)`, else `handler`. Its return value completes the job
+   * (WORK_COMPLETE), a throw or rejection sends WORK_EXCEPTION with the error's message. A
    * handler may also settle the job itself. Resolves once the worker has closed.
    * @throws InvalidArgumentError when a `for await` loop or another `process()` is consuming
    *   jobs already.
    */
   process(handler: JobHandler, options?: ProcessOptions): Promise<void>;
+  /**
+   * Runs the handlers registered with `register(name, handler)`. A job of a function registered
+   * later without a handler gets WORK_EXCEPTION.
+   * @throws InvalidArgumentError when a function registered so far has no handler, or as
+   *   `process(handler)` does.
+   */
+  process(options?: ProcessOptions): Promise<void>;
   /**
    * Closes gracefully: stops grabbing at once and ends the iteration, lets jobs in flight
    * finish and send their results for up to `timeout` ms, then aborts the rest (WorkerClosingError
@@ -190,7 +210,7 @@ export interface Worker extends AsyncIterable<Job>, AsyncDisposable {
  * for await (const job of worker) void handle(job);
  */
 export async function createWorker(options?: WorkerOptions): Promise<Worker> {
-  const worker = new GearmanWorker(resolveOptions(options), options ?? {});
+  const worker = new GearmanWorker(resolveOptions(options));
   await worker.started;
   return worker;
 }
@@ -269,6 +289,8 @@ class GearmanWorker implements Worker, JobHost {
   readonly #links: Link[];
   /** Registered functions and their time limits (0: none). */
   readonly #functions = new Map<string, number>();
+  /** The handlers `process()` runs per function; kept after `unregister()` for late jobs. */
+  readonly #handlers = new Map<string, JobHandler>();
   /** Jobs assigned and not yet handed to the consumer. */
   readonly #buffer = new Queue<JobImpl>();
   /** Running jobs with a time limit, one set per limit: in each set, deadlines only increase. */
@@ -300,7 +322,7 @@ class GearmanWorker implements Worker, JobHost {
   #startPending: number;
   #resolveStarted!: () => void;
 
-  constructor(options: ResolvedWorkerOptions, raw: WorkerOptions) {
+  constructor(options: ResolvedWorkerOptions) {
     this.#options = options;
     this.#concurrency = options.concurrency;
     this.#grabPacket = options.grabMode === 'all' ? GRAB_ALL : GRAB_UNIQ;
@@ -319,7 +341,7 @@ class GearmanWorker implements Worker, JobHost {
       const server = formatAddress(address);
       if (seen.has(server)) continue;
       seen.add(server);
-      this.#links.push(this.#createLink(address, raw));
+      this.#links.push(this.#createLink(address));
     }
     this.#startPending = this.#links.length;
 
@@ -335,21 +357,14 @@ class GearmanWorker implements Worker, JobHost {
     }
   }
 
-  #createLink(address: ServerAddress, raw: WorkerOptions): Link {
+  #createLink(address: ServerAddress): Link {
     const grabReply: ReplyHandler = {
       onReply: (packet) => this.#onGrabReply(link, packet),
       onError: (error) => this.#onGrabError(link, error),
     };
     const connection: Connection = new Connection({
       address,
-      tls: raw.tls,
-      connectTimeout: raw.connectTimeout,
-      requestTimeout: raw.requestTimeout,
-      heartbeatInterval: raw.heartbeatInterval,
-      keepAlive: raw.keepAlive,
-      noDelay: raw.noDelay,
-      maxPacketSize: raw.maxPacketSize,
-      reconnect: raw.reconnect,
+      ...tuningOf(this.#options),
       // A worker submits nothing, so it needs no WORK_EXCEPTION forwarding.
       exceptions: false,
       setup: () => this.#setup(link),
@@ -383,14 +398,25 @@ class GearmanWorker implements Worker, JobHost {
     return [...this.#functions.keys()];
   }
 
-  register(name: string, options: RegisterOptions = {}): void {
+  register(
+    name: string,
+    optionsOrHandler?: RegisterOptions | JobHandler,
+    handler?: JobHandler,
+  ): void {
+    const options = typeof optionsOrHandler === 'function' ? {} : (optionsOrHandler ?? {});
+    const run = typeof optionsOrHandler === 'function' ? optionsOrHandler : handler;
     checkFunctionName(name);
+    if (!isObject(options)) {
+      throw new InvalidArgumentError('options', 'must be register options or a handler function');
+    }
     const timeout =
       options.timeout === undefined
         ? this.#options.timeout
         : checkTimeout('timeout', options.timeout);
+    if (run !== undefined) checkHandler(run);
     if (this.#state !== 'running') throw new ClosedError('the worker is closing');
     this.#functions.set(name, timeout);
+    if (run !== undefined) this.#handlers.set(name, run);
     let woke = false;
     for (const link of this.#links) {
       link.pendingCantDo.delete(name);
@@ -413,9 +439,26 @@ class GearmanWorker implements Worker, JobHost {
     }
   }
 
-  process(handler: JobHandler, options: ProcessOptions = {}): Promise<void> {
-    if (typeof handler !== 'function') {
-      throw new InvalidArgumentError('handler', 'must be a function');
+  process(
+    handlerOrOptions?: JobHandler | ProcessOptions,
+    processOptions?: ProcessOptions,
+  ): Promise<void> {
+    let handler: JobHandler | undefined;
+    let options: ProcessOptions;
+    if (typeof handlerOrOptions === 'function' || processOptions !== undefined) {
+      handler = checkHandler(handlerOrOptions);
+      options = processOptions ?? {};
+    } else {
+      if (handlerOrOptions !== undefined && !isObject(handlerOrOptions)) checkHandler(undefined);
+      options = handlerOrOptions ?? {};
+      for (const name of this.#functions.keys()) {
+        if (!this.#handlers.has(name)) {
+          throw new InvalidArgumentError(
+            'handler',
+            `is required: function ${JSON.stringify(name)} has none of its own`,
+          );
+        }
+      }
     }
     const limit =
       options.concurrency === undefined
@@ -426,7 +469,7 @@ class GearmanWorker implements Worker, JobHost {
       want: () => limit - this.#running,
       offer: (job) => {
         this.#start(job);
-        void this.#run(job, handler);
+        void this.#run(job, this.#handlers.get(job.name) ?? handler);
         return true;
       },
       end: () => {},
@@ -925,9 +968,11 @@ class GearmanWorker implements Worker, JobHost {
     this.#resolveClosed(cause);
   }
 
-  async #run(job: JobImpl, handler: JobHandler): Promise<void> {
+  async #run(job: JobImpl, handler: JobHandler | undefined): Promise<void> {
     let result: unknown;
     try {
+      // Registered without a handler after a handler-less process() began.
+      if (handler === undefined) throw new Error(`no handler for function ${job.name}`);
       result = await handler(job);
     } catch (error) {
       // A job the worker took back counts the failure as a dropped result. One the handler
@@ -953,6 +998,18 @@ class GearmanWorker implements Worker, JobHost {
       if (job.running) void job.fail();
     }
   }
+}
+
+/** @throws InvalidArgumentError unless `handler` is a function. */
+function checkHandler(handler: unknown): JobHandler {
+  if (typeof handler !== 'function') {
+    throw new InvalidArgumentError('handler', 'must be a function');
+  }
+  return handler as JobHandler;
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
 }
 
 function holdsJobsOf(link: Link, name: string): boolean {

@@ -13,6 +13,14 @@ describe('resolveOptions', () => {
       pollInterval: 1000,
       timeout: 0,
       serverTimeout: false,
+      tls: false,
+      connectTimeout: 5000,
+      requestTimeout: 10_000,
+      heartbeatInterval: 15_000,
+      keepAlive: true,
+      noDelay: true,
+      maxPacketSize: 64 * 1024 * 1024,
+      reconnect: true,
     });
   });
 
@@ -48,6 +56,12 @@ describe('resolveOptions', () => {
     ['functions not an array', { functions: 'a' as unknown as string[] }, 'functions'],
     ['a negative requestTimeout', { requestTimeout: -1 }, 'requestTimeout'],
     ['a fractional heartbeatInterval', { heartbeatInterval: 0.5 }, 'heartbeatInterval'],
+    // The connection options are checked as the client checks them.
+    ['a connectTimeout of 0', { connectTimeout: 0 }, 'connectTimeout'],
+    ['tls as text', { tls: 'on' as unknown as boolean }, 'tls'],
+    ['keepAlive as a number', { keepAlive: 1 as unknown as boolean }, 'keepAlive'],
+    ['a maxPacketSize past 32 bits', { maxPacketSize: 2 ** 32 }, 'maxPacketSize'],
+    ['a bad reconnect.factor', { reconnect: { factor: 0 } }, 'reconnect.factor'],
   ];
   for (const [what, options, field] of bad) {
     test(`rejects ${what} with ERR_INVALID_ARGUMENT naming ${field}`, () => {

@@ -106,6 +106,18 @@ describe('worker against a job server', () => {
     }
   });
 
+  test('process() runs the handler registered for each function', async () => {
+    const upper = uniqueName('upper');
+    const reverse = uniqueName('reverse');
+    const worker = await start({ concurrency: 2 });
+    worker.register(upper, (job) => job.text().toUpperCase());
+    worker.register(reverse, { timeout: 10_000 }, (job) => Buffer.from(job.payload).reverse());
+    void worker.process();
+    const [a, b] = await Promise.all([client.submit(upper, 'abc'), client.submit(reverse, 'abc')]);
+    expect(a.result).toEqual({ type: 'complete', data: Buffer.from('ABC') });
+    expect(b.result).toEqual({ type: 'complete', data: Buffer.from('cba') });
+  });
+
   test('delivers status, data and warning to the client in order, then the result', async () => {
     const fn = uniqueName('progress');
     const worker = await start({ functions: [fn] });

@@ -24,6 +24,14 @@ test('public signatures', () => {
   expectTypeOf(worker.stats()).toEqualTypeOf<WorkerStats>();
   // @ts-expect-error a handler's result is bytes, a string or nothing
   void worker.process(async () => 42);
+  expectTypeOf(worker.process()).resolves.toBeVoid();
+  expectTypeOf(worker.process({ concurrency: 2 })).resolves.toBeVoid();
+  worker.register('f');
+  worker.register('f', { timeout: 1 });
+  worker.register('f', (job) => job.payload);
+  worker.register('f', { timeout: 1 }, async (job) => job.text());
+  // @ts-expect-error a registered handler's result is bytes, a string or nothing too
+  worker.register('f', async () => 42);
 
   const job = {} as Job;
   expectTypeOf(job.payload).toEqualTypeOf<Buffer>();

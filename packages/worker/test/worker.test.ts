@@ -457,6 +457,92 @@ describe('process()', () => {
   });
 });
 
+describe('register(name, handler)', () => {
+  const result = (handle: string) =>
+    fake.results.get(handle)?.map((p) => [p.type, 'payload' in p ? String(p.payload) : '']);
+
+  test("process() runs a function's own handler in preference to the one it was given", async () => {
+    const worker = await start({ concurrency: 2 });
+    worker.register('b', (job) => `b:${job.text()}`);
+    worker.register('c', { timeout: 5000 }, async (job) => `c:${job.text()}`);
+    void worker.process((job) => `fallback:${job.name}:${job.text()}`);
+    const a = fake.addJob('a', '1');
+    const b = fake.addJob('b', '2');
+    const c = fake.addJob('c', '3');
+    await fake.until(() => fake.results.size === 3);
+    expect(result(a)).toEqual([['WORK_COMPLETE', 'fallback:a:1']]);
+    expect(result(b)).toEqual([['WORK_COMPLETE', 'b:2']]);
+    expect(result(c)).toEqual([['WORK_COMPLETE', 'c:3']]);
+    expect(worker.functions).toEqual(['a', 'b', 'c']);
+    expect(fake.connections[0]?.functions).toEqual(['a', 'b', 'c']);
+  });
+
+  test('process() without a handler runs the registered ones; a throw sends WORK_EXCEPTION', async () => {
+    const worker = await start({ functions: [] });
+    worker.register('ok', (job) => job.payload);
+    worker.register('boom', () => {
+      throw new Error('boom failed');
+    });
+    void worker.process();
+    const ok = fake.addJob('ok', 'x');
+    const boom = fake.addJob('boom', 'y');
+    await fake.until(() => fake.results.size === 2);
+    expect(result(ok)).toEqual([['WORK_COMPLETE', 'x']]);
+    expect(result(boom)).toEqual([['WORK_EXCEPTION', 'boom failed']]);
+  });
+
+  test('registering a name again replaces its handler and keeps it when given none', async () => {
+    const worker = await start({ functions: [] });
+    worker.register('f', () => 'first');
+    worker.register('f', () => 'second');
+    worker.register('f', { timeout: 1000 });
+    void worker.process();
+    const job = fake.addJob('f', 'x');
+    await fake.until(() => fake.results.size === 1);
+    expect(result(job)).toEqual([['WORK_COMPLETE', 'second']]);
+    expect(fake.count('CAN_DO')).toBe(1);
+  });
+
+  test('a job of a function registered later without a handler gets WORK_EXCEPTION', async () => {
+    const worker = await start({ functions: [] });
+    void worker.process();
+    worker.register('bare');
+    const job = fake.addJob('bare', 'x');
+    await fake.until(() => fake.results.size === 1);
+    expect(result(job)).toEqual([['WORK_EXCEPTION', 'no handler for function bare']]);
+  });
+
+  test('process() without a handler refuses functions that have none', async () => {
+    const worker = await start({ functions: ['a'] });
+    expect(() => worker.process()).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', field: 'handler' }),
+    );
+    expect(() => worker.process({ concurrency: 1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', field: 'handler' }),
+    );
+    worker.register('a', () => 'now it has one');
+    void worker.process({ concurrency: 1 });
+    const job = fake.addJob('a', 'x');
+    await fake.until(() => fake.results.size === 1);
+    expect(result(job)).toEqual([['WORK_COMPLETE', 'now it has one']]);
+  });
+
+  test('rejects a handler that is not a function', async () => {
+    const worker = await start();
+    const bad = 'x' as unknown as () => string;
+    expect(() => worker.register('b', bad)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', field: 'options' }),
+    );
+    expect(() => worker.register('b', {}, bad)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', field: 'handler' }),
+    );
+    expect(() => worker.process(bad)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', field: 'handler' }),
+    );
+    expect(worker.functions).toEqual(['a']);
+  });
+});
+
 describe('close()', () => {
   test('stops grabbing at once, sends the results of jobs in flight, then ends the loop', async () => {
     const worker = await start({ concurrency: 4 });

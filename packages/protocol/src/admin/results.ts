@@ -34,7 +34,7 @@ export interface FunctionPriorityStatus {
  * latter with no functions (section 11, item 34).
  */
 export interface WorkerInfo {
-  /** The connection's file descriptor on the server. */
+  /** The connection's file descriptor on gearmand; another server may number connections. */
   readonly fd: number;
   readonly ip: string;
   /** The id from SET_CLIENT_ID, or `null` while gearmand prints `-` (none set). */

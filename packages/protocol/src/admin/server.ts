@@ -14,12 +14,19 @@ import {
   formatWorkersLine,
 } from './results.js';
 
-/** A parsed admin request line: the command, or the `ERR` reply gearmand would give. */
+/**
+ * A parsed admin request line: the command, or the `ERR` reply gearmand would give. When
+ * `close` is true gearmand gives no reply at all and drops the connection (a line of more than
+ * `MAX_ADMIN_WORDS` words); `error` then says why, for a log.
+ */
 export type AdminRequest =
   | { readonly ok: true; readonly command: AdminCommand }
-  | { readonly ok: false; readonly error: AdminError };
+  | { readonly ok: false; readonly error: AdminError; readonly close: boolean };
 
-/** The most words gearmand 1.1.20 accepts on an admin line (protocol.md section 9.1). */
+/**
+ * The most words gearmand 1.1.20 accepts on an admin line; it drops the connection on a longer
+ * one (protocol.md section 9.1).
+ */
 export const MAX_ADMIN_WORDS = 5;
 
 /**
@@ -27,20 +34,22 @@ export const MAX_ADMIN_WORDS = 5;
  * are case-insensitive, runs of spaces separate words, a leading space makes an empty command
  * word, and extra words after `status`, `workers`, `getpid`, `version` and `verbose` are ignored.
  * The errors are gearmand's (protocol.md section 9.2, "Errors for malformed commands"); send
- * them with `encodeAdminError`. Where gearmand drops the connection (more than five words) this
- * answers `INVALID_ARGUMENTS`. `shutdown` and `shutdown graceful` parse, as gearmand before
- * 1.1.15 had them.
+ * them with `encodeAdminError`. Where gearmand drops the connection (more than five words) the
+ * result has `close: true` and an `INVALID_ARGUMENTS` error: close the connection without a
+ * reply to behave like gearmand. `shutdown` and `shutdown graceful` parse, and other arguments
+ * to `shutdown` are `INVALID_ARGUMENTS`, as in gearmand before 1.1.15.
  *
  * @example
  * const request = parseAdminRequest(line);
- * socket.write(request.ok ? run(request.command) : encodeAdminError(request.error));
+ * if (!request.ok && request.close) socket.end();
+ * else socket.write(request.ok ? run(request.command) : encodeAdminError(request.error));
  */
 export function parseAdminRequest(line: string): AdminRequest {
   const words = (line.endsWith('\r') ? line.slice(0, -1) : line).split(/ +/);
   if (words.length > 1 && words.at(-1) === '') words.pop(); // trailing spaces
   const first = words[0] as string; // split() returns at least one string
   if (words.length > MAX_ADMIN_WORDS) {
-    return fail('INVALID_ARGUMENTS', `more than ${MAX_ADMIN_WORDS} words`);
+    return fail('INVALID_ARGUMENTS', `more than ${MAX_ADMIN_WORDS} words`, true);
   }
   const [, second = '', third = ''] = words;
   const argc = words.length;
@@ -91,10 +100,11 @@ function ok(command: AdminCommand): AdminRequest {
   return { ok: true, command };
 }
 
-function fail(code: string, detail?: string): AdminRequest {
+function fail(code: string, detail?: string, close = false): AdminRequest {
   return {
     ok: false,
     error: new AdminError(code, detail === undefined ? code : `${code}: ${detail}`),
+    close,
   };
 }
 
@@ -114,10 +124,13 @@ function maxQueueLimits(words: readonly string[]): { limits?: number | MaxQueueL
   return { limits: low === undefined ? { high, normal } : { high, normal, low } };
 }
 
-/** C's `atoi` as gearmand uses it: leading digits, 0 for none; negative means unlimited (0). */
+/**
+ * C's `atoi` as gearmand uses it: leading whitespace skipped (`isspace`; a word has no spaces but
+ * may start with a tab), then leading digits, 0 for none; negative means unlimited (0).
+ */
 function atoi(word: string): number {
-  const match = /^[+-]?\d+/.exec(word);
-  const value = match === null ? 0 : Number(match[0]);
+  const match = /^[\t\n\v\f\r]*([+-]?\d+)/.exec(word);
+  const value = match?.[1] === undefined ? 0 : Number(match[1]);
   return value < 0 ? 0 : Math.min(value, MAX_QUEUE_LIMIT);
 }
 
