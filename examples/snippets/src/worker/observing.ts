@@ -1,0 +1,11 @@
+// packages/worker/README.md, "Observing".
+// biome-ignore-all lint/correctness/noUnusedVariables: the snippet declares what the README shows
+import type { Worker } from '@gearmanode/worker';
+
+declare const worker: Worker;
+
+for await (const event of worker.status()) {
+  // { type: 'connect', server, generation } | { type: 'disconnect', server, error }
+  // { type: 'reconnecting', server, attempt, error } | { type: 'give-up', server, error }
+}
+const { received, completed, inFlight, servers } = worker.stats();
