@@ -281,7 +281,14 @@ describe('our client → PHP GearmanWorker', () => {
     expect((await client.submit(fn, 'hello world!', { unique })).toString()).toBe('!dlrow olleh');
     expect((await client.submit(fn, 'abc')).toString()).toBe('cba');
 
-    const jobs = worker.events.filter((e) => e.event === 'job');
+    // The worker prints its job line and sends the result independently: the result may win.
+    const jobs = await waitFor(
+      () => {
+        const seen = worker.events.filter((e) => e.event === 'job');
+        return seen.length >= 2 ? seen : undefined;
+      },
+      { timeout: 10_000, what: "the PHP worker's two job lines" },
+    );
     expect(jobs.map((e) => e.unique)).toEqual([unique, '']);
   });
 
@@ -419,6 +426,8 @@ describe('our client → PHP GearmanWorker', () => {
       { type: 'created', handle: expect.stringMatching(/^H:/) },
       { type: 'status', numerator: 1, denominator: 2 },
     ]);
+    // Its job line and its result travel apart; wait for the line rather than race it.
+    await survivor.waitForEvent('job');
     expect(survivor.events.filter((e) => e.event === 'job')).toHaveLength(1);
   });
 
