@@ -1,4 +1,7 @@
-import { createServer, type Server } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Client, createAdmin, createClient } from '@gearmanode/client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { startGearmand } from '../../../test/gearmand.js';
@@ -196,5 +199,28 @@ describe('client options against gearmand', () => {
   test('clientId and recoverTime are accepted', async () => {
     const c = await client({ servers: [address], clientId: 'options-test', recoverTime: 100 });
     expect(await c.echo('x')).toEqual(Buffer.from('x'));
+  });
+
+  test('servers: a Unix socket path', async () => {
+    // gearmand listens on TCP only, so a small bridge gives it a socket path.
+    const dir = mkdtempSync(join(tmpdir(), 'gearmanode-'));
+    const path = join(dir, 'gearman.sock');
+    const bridge = createServer((socket) => {
+      const upstream = connect(gearman.port, gearman.host);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => bridge.listen(path, resolve));
+    try {
+      const name = fn('unix');
+      const c = await client({ servers: [{ path }] });
+      expect((await c.submit(name, 'over a socket path')).toString()).toBe('over a socket path');
+      expect(c.stats().servers[0]?.server).toBe(path);
+      await c.close();
+    } finally {
+      await new Promise((resolve) => bridge.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
