@@ -18,6 +18,15 @@ import {
 import pRetry from 'p-retry';
 import { Queue } from './queue.js';
 
+// A flush joins its frames into one buffer up to this many bytes; beyond, they go out as a
+// corked writev, so that large payloads are never copied.
+const JOIN_LIMIT = 64 * 1024;
+// Plain sockets read into a slab of this size, starting a new one when less than MIN_READ is
+// left, and straight into a packet's body while at least READ_IN_PLACE bytes of it are missing.
+const SLAB_SIZE = 64 * 1024;
+const MIN_READ = 16 * 1024;
+const READ_IN_PLACE = 64 * 1024;
+
 /** Where a job server listens: TCP `host:port`, or a Unix socket `path`. */
 export type ServerAddress = { host: string; port: number } | { path: string };
 
@@ -223,6 +232,9 @@ export class Connection {
   #decoder: PacketDecoder;
   #generation = 0;
   #outbox: Buffer[] = [];
+  #outboxBytes = 0;
+  #slab: Buffer = Buffer.alloc(0);
+  #slabUsed = 0;
   #unwritten: Pending[] = [];
   #flushScheduled = false;
   #lastReceive = 0;
@@ -384,7 +396,10 @@ export class Connection {
   }
 
   #enqueue(parts: Buffer[]): void {
-    for (const part of parts) this.#outbox.push(part);
+    for (const part of parts) {
+      this.#outbox.push(part);
+      this.#outboxBytes += part.length;
+    }
     if (!this.#flushScheduled && this.#state === 'ready') {
       this.#flushScheduled = true;
       queueMicrotask(this.#flushTask);
@@ -401,10 +416,16 @@ export class Connection {
     const socket = this.#socket;
     if (this.#state !== 'ready' || socket === undefined || this.#outbox.length === 0) return;
     const outbox = this.#outbox;
+    const bytes = this.#outboxBytes;
     this.#outbox = [];
+    this.#outboxBytes = 0;
     if (outbox.length === 1) {
       socket.write(outbox[0] as Buffer);
+    } else if (bytes <= JOIN_LIMIT) {
+      // Small frames: one copy into one buffer is cheaper than a corked writev of many.
+      socket.write(Buffer.concat(outbox, bytes));
     } else {
+      // Large payloads stay uncopied (encodePacketParts): one writev of the whole batch.
       socket.cork();
       for (const chunk of outbox) socket.write(chunk);
       socket.uncork();
@@ -534,7 +555,8 @@ export class Connection {
     this.#generation++;
     this.#decoder = this.#newDecoder();
     this.#lastReceive = Date.now();
-    socket.on('data', this.#onData);
+    // A plain socket hands its reads to #onRead (the `onread` option); TLS emits 'data'.
+    if (this.#options.tls) socket.on('data', this.#onData);
     const probe: PacketInit =
       (this.#options.exceptions ?? true)
         ? { type: 'OPTION_REQ', option: 'exceptions' }
@@ -573,7 +595,9 @@ export class Connection {
             keepAliveInitialDelay: 10_000,
             noDelay: this.#options.noDelay ?? TUNING_DEFAULTS.noDelay,
           };
-    if (tlsOption === undefined || tlsOption === false) return net.connect(base);
+    if (tlsOption === undefined || tlsOption === false) {
+      return net.connect({ ...base, onread: { buffer: this.#readBuffer, callback: this.#onRead } });
+    }
     const extra = tlsOption === true ? {} : tlsOption;
     const servername = 'host' in address && net.isIP(address.host) === 0 ? address.host : undefined;
     return tls.connect({ ...base, servername, ...extra } as tls.ConnectionOptions);
@@ -603,6 +627,28 @@ export class Connection {
       maxLineLength: 1024 * 1024,
     });
   }
+
+  /**
+   * Where a plain socket reads next: into the body of a large packet in progress, so that it
+   * arrives in place in few large reads, or else into the free tail of a shared slab (packets
+   * decoded from it are views, and a slab is never written twice).
+   */
+  readonly #readBuffer = (): Buffer => {
+    const target = this.#state === 'ready' ? this.#decoder.readTarget(READ_IN_PLACE) : undefined;
+    if (target !== undefined) return target;
+    if (this.#slab.length - this.#slabUsed < MIN_READ) {
+      this.#slab = Buffer.allocUnsafe(SLAB_SIZE);
+      this.#slabUsed = 0;
+    }
+    return this.#slab.subarray(this.#slabUsed);
+  };
+
+  /** A plain socket's read of `bytes` into the buffer `#readBuffer` gave it; true: read on. */
+  readonly #onRead = (bytes: number, buffer: Uint8Array): boolean => {
+    if (buffer.buffer === this.#slab.buffer) this.#slabUsed += bytes;
+    this.#onData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+    return true;
+  };
 
   readonly #onData = (chunk: Buffer): void => {
     this.#lastReceive = Date.now();
@@ -688,6 +734,7 @@ export class Connection {
   /** Fails every request of the lost socket, saying whether each may have reached the server. */
   #rejectPending(cause: Error | undefined): void {
     this.#outbox = [];
+    this.#outboxBytes = 0;
     this.#unwritten = [];
     this.#heartbeat = undefined;
     const detail = cause ? `: ${cause.message}` : '';
@@ -707,6 +754,7 @@ export class Connection {
     this.#retryAbort.abort(error);
     this.#stopTimer();
     this.#outbox = [];
+    this.#outboxBytes = 0;
     this.#unwritten = [];
     for (const pending of this.#fifo.drain()) pending.handler.onError(error);
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);

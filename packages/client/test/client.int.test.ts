@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type Client, createClient, type JobEvent } from '@gearmanode/client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { uniqueName, waitFor } from '../../../test/helpers.js';
@@ -42,6 +43,23 @@ describe('client against gearmand', () => {
     });
     expect(c.stats()).toMatchObject({ submitted: 5000, completed: 5000, inFlight: 0 });
     await expectIdle(c);
+  });
+
+  test('large results arrive whole and exact, several back to back, small ones between', async () => {
+    const name = fn('reverse', scripts.reverse);
+    const c = await client();
+    const inputs = [
+      randomBytes(3 * 1024 * 1024),
+      Buffer.from('small'),
+      randomBytes(64 * 1024 + 1),
+      randomBytes(700_000),
+      Buffer.alloc(0),
+      randomBytes(1024 * 1024),
+    ];
+    const results = await Promise.all(inputs.map((input) => c.submit(name, input)));
+    results.forEach((result, i) => {
+      expect(result.equals(Buffer.from(inputs[i] as Buffer).reverse())).toBe(true);
+    });
   });
 
   test('start() yields progress events in order, then the result', async () => {

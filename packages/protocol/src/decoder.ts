@@ -65,6 +65,8 @@ export class PacketDecoder {
   #size = 0;
   #parts: Buffer[] = [];
   #partsSize = 0;
+  // The body being read in place (`readTarget()`): its first `#partsSize` bytes have arrived.
+  #body: Buffer | undefined;
   // A text line that spans chunks.
   #lineParts: Buffer[] | undefined;
   #lineSize = 0;
@@ -102,6 +104,31 @@ export class PacketDecoder {
     }
   }
 
+  /**
+   * Zero-copy reads of large bodies, for a socket that reads into buffers it is given (Node's
+   * `onread` option): while a packet's body lacks at least `min` bytes, returns a view of the
+   * body being assembled, exactly as long as what is missing. Read into it, then `push()` the
+   * filled part (`target.subarray(0, bytesRead)`) before asking again: the bytes land in the
+   * packet's own buffer, with no per-chunk buffers and no concatenation. Returns `undefined`
+   * otherwise: read into a buffer of your own and push that.
+   */
+  readTarget(min: number): Buffer | undefined {
+    if (this.#failure !== undefined || this.#headerFilled < HEADER_SIZE) return undefined;
+    if (this.#size - this.#partsSize < min) return undefined;
+    let body = this.#body;
+    if (body === undefined) {
+      body = Buffer.allocUnsafe(this.#size);
+      let at = 0;
+      for (const part of this.#parts) {
+        body.set(part, at);
+        at += part.length;
+      }
+      this.#parts = [];
+      this.#body = body;
+    }
+    return body.subarray(this.#partsSize);
+  }
+
   /** Forgets any partial packet and any earlier failure, as for a new connection. */
   reset(): void {
     this.#failure = undefined;
@@ -112,6 +139,7 @@ export class PacketDecoder {
     this.#headerFilled = 0;
     this.#parts = [];
     this.#partsSize = 0;
+    this.#body = undefined;
     this.#lineParts = undefined;
     this.#lineSize = 0;
   }
@@ -180,6 +208,7 @@ export class PacketDecoder {
     }
     const need = this.#size - this.#partsSize;
     const available = chunk.length - offset;
+    if (this.#body !== undefined) return this.#continueBody(this.#body, chunk, offset, need);
     if (available < need) {
       if (available > 0) this.#parts.push(offset === 0 ? chunk : chunk.subarray(offset));
       this.#partsSize += available;
@@ -194,6 +223,22 @@ export class PacketDecoder {
     this.#partsSize = 0;
     this.#onPacket(parseBody(this.#type, body, 0, body.length), this.#magic);
     return offset + need;
+  }
+
+  /** `#continuePacket` for a body being assembled in place (see `readTarget()`). */
+  #continueBody(body: Buffer, chunk: Buffer, offset: number, need: number): number {
+    const take = Math.min(need, chunk.length - offset);
+    // A chunk read into the target is in place already; any other chunk is copied in.
+    const inPlace =
+      chunk.buffer === body.buffer && chunk.byteOffset === body.byteOffset + this.#partsSize;
+    if (!inPlace) chunk.copy(body, this.#partsSize, offset, offset + take);
+    this.#partsSize += take;
+    if (take < need) return -1;
+    this.#headerFilled = 0;
+    this.#partsSize = 0;
+    this.#body = undefined;
+    this.#onPacket(parseBody(this.#type, body, 0, body.length), this.#magic);
+    return offset + take;
   }
 
   /** Validates a complete header and records its type, magic and size; returns the size. */

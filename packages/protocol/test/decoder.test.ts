@@ -108,6 +108,67 @@ describe('zero copy', () => {
   });
 });
 
+describe('reading in place (readTarget)', () => {
+  const payload = Buffer.alloc(200_000, 'abcdefgh');
+  const packet = encodePacket({ type: 'ECHO_RES', payload });
+
+  test('offers no target between packets, in a header, or for a small remainder', () => {
+    const { decoder } = collecting();
+    expect(decoder.readTarget(1)).toBeUndefined();
+    decoder.push(packet.subarray(0, 5));
+    expect(decoder.readTarget(1)).toBeUndefined();
+    decoder.push(packet.subarray(5, packet.length - 100));
+    expect(decoder.readTarget(101)).toBeUndefined();
+    expect(decoder.readTarget(100)?.length).toBe(100);
+  });
+
+  test('reads the rest of a body into the packet’s own buffer, without concat', () => {
+    const concat = vi.spyOn(Buffer, 'concat');
+    const { decoder, packets } = collecting();
+    decoder.push(packet.subarray(0, 1000));
+    decoder.push(packet.subarray(1000, 5000));
+    const target = decoder.readTarget(64 * 1024) as Buffer;
+    expect(target.length).toBe(packet.length - 5000);
+    let at = 5000;
+    for (let step = 70_000; at < packet.length; ) {
+      const into = (decoder.readTarget(1) ?? expect.fail('no target')) as Buffer;
+      const n = Math.min(step, packet.length - at);
+      packet.copy(into, 0, at, at + n); // what a socket read does
+      decoder.push(into.subarray(0, n));
+      at += n;
+      step = 50_000;
+    }
+    expect(concat).not.toHaveBeenCalled();
+    expect(packets).toHaveLength(1);
+    const [echo] = packets;
+    expect(echo?.type === 'ECHO_RES' && echo.payload.equals(payload)).toBe(true);
+    expect(echo?.type === 'ECHO_RES' && echo.payload.buffer).toBe(target.buffer);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(decoder.readTarget(1)).toBeUndefined();
+  });
+
+  test('copies in a chunk pushed from elsewhere, and goes on with the next packet', () => {
+    const { decoder, packets } = collecting();
+    decoder.push(packet.subarray(0, 100));
+    expect(decoder.readTarget(1)).toBeDefined();
+    const next = encodePacket({ type: 'NOOP' });
+    decoder.push(Buffer.concat([packet.subarray(100), next]));
+    expect(packets.map((p) => p.type)).toEqual(['ECHO_RES', 'NOOP']);
+    const [echo] = packets;
+    expect(echo?.type === 'ECHO_RES' && echo.payload.equals(payload)).toBe(true);
+  });
+
+  test('reset() drops a body being read in place', () => {
+    const { decoder, packets } = collecting();
+    decoder.push(packet.subarray(0, 100));
+    decoder.readTarget(1);
+    decoder.reset();
+    expect(decoder.readTarget(1)).toBeUndefined();
+    decoder.push(encodePacket({ type: 'NOOP' }));
+    expect(packets).toEqual([{ type: 'NOOP' }]);
+  });
+});
+
 describe('bodies', () => {
   test('cuts a WORK_FAIL handle at the first NUL', () => {
     expect(decodeChunks([raw(14, 'H:box:42\0')])).toEqual([
