@@ -21,6 +21,8 @@ function integration(
       name,
       include,
       globalSetup: [globalSetup],
+      // The chaos suite starts its own servers and runs in a project of its own.
+      exclude: [...configDefaults.exclude, 'test/chaos/**'],
       testTimeout: 20_000,
       hookTimeout: 30_000,
     },
@@ -55,6 +57,21 @@ export default defineConfig({
       ]),
       // The same package suites against our own job server (the launcher's tests stay above).
       integration('integration-embedded', 'test/global-setup-embedded.ts'),
+      // Faults, bad input and load against gearmand instances each test starts itself (issue 7).
+      // It runs after every other project (groupOrder) and one file at a time, so that its
+      // figures are not measured on a machine busy with other suites.
+      {
+        extends: true,
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/**/*.int.test.ts'],
+          sequence: { groupOrder: 1 },
+          maxWorkers: 1,
+          execArgv: ['--expose-gc'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });

@@ -2,8 +2,28 @@
 # Lint, typecheck and run every test against a real gearmand, installing what is missing first.
 # Works on a fresh Debian 12 with Node 20+ and npm (as root, or with sudo); a no-op install
 # when everything is already there. The last line is the totals: `N passed, M failed`.
+#
+# With --all-node, or CI=true, the test suite runs once under each Node version the packages
+# support (NODE_VERSIONS, default "20 22 24"; lint and typecheck run once), and the last line
+# sums all the runs. Versions other than the current one come from the npm registry's `node`
+# package, cached in NODE_CACHE_DIR (default ~/.cache/gearmanode/node/<major>).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+all_node=false
+case "${CI:-}" in true | 1) all_node=true ;; esac
+for arg in "$@"; do
+  case "$arg" in
+    --all-node) all_node=true ;;
+    *)
+      echo "usage: $0 [--all-node]" >&2
+      exit 2
+      ;;
+  esac
+done
+node_versions="${NODE_VERSIONS:-20 22 24}"
+node_cache="${NODE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gearmanode/node}"
+started_at=$SECONDS
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -62,28 +82,86 @@ pnpm lint:ci || failed+=(lint)
 step 'typecheck (tsc -b)'
 pnpm typecheck || failed+=(typecheck)
 
-step 'tests (vitest, all projects)'
-report=.vitest-results/report.json
-rm -f "$report"
-pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" ||
-  failed+=(tests)
+# Prints the path of a working node binary of major version $1: the current node if it is that
+# version, else one installed from the npm registry's `node` package (kept between runs).
+node_binary() {
+  local major="$1" dir bin
+  if [ "$(node -p 'process.versions.node.split(".")[0]')" = "$major" ]; then
+    command -v node
+    return
+  fi
+  dir="$node_cache/$major"
+  bin="$dir/node_modules/.bin/node"
+  if ! "$bin" --version >/dev/null 2>&1; then
+    echo "installing node@$major from the npm registry into $dir" >&2
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "node@$major" >&2
+  fi
+  "$bin" --version >/dev/null
+  echo "$bin"
+}
 
-totals="$(
+# Runs every vitest project under the node binary $1, writing the JSON report to $2. The
+# binary's directory goes first in PATH, so that tests spawning `node` get the same version.
+run_vitest() {
+  local bin="$1" report="$2"
+  rm -f "$report"
+  PATH="$(dirname "$bin"):$PATH" "$bin" node_modules/vitest/vitest.mjs run \
+    --reporter=default --reporter=json --outputFile.json="$report"
+}
+
+# Sums the JSON reports given after $1: with $1 = totals, `N passed, M failed[, K skipped]`;
+# with $1 = summary, `passed N, failed M, skipped K` (a per-run line unlike the totals line).
+totals_of() {
   node -e '
     const fs = require("node:fs");
-    const file = process.argv[1];
-    if (!fs.existsSync(file)) { console.log("0 passed, 0 failed"); process.exit(); }
-    const r = JSON.parse(fs.readFileSync(file, "utf8"));
-    const skipped = r.numPendingTests + r.numTodoTests;
-    const line = `${r.numPassedTests} passed, ${r.numFailedTests} failed`;
-    console.log(skipped > 0 ? `${line}, ${skipped} skipped` : line);
-  ' "$report"
-)"
+    let passed = 0, failed = 0, skipped = 0;
+    for (const file of process.argv.slice(2)) {
+      if (!fs.existsSync(file)) continue;
+      const r = JSON.parse(fs.readFileSync(file, "utf8"));
+      passed += r.numPassedTests;
+      failed += r.numFailedTests;
+      skipped += r.numPendingTests + r.numTodoTests;
+    }
+    if (process.argv[1] === "summary") {
+      console.log(`passed ${passed}, failed ${failed}, skipped ${skipped}`);
+    } else {
+      const line = `${passed} passed, ${failed} failed`;
+      console.log(skipped > 0 ? `${line}, ${skipped} skipped` : line);
+    }
+  ' "$@"
+}
+
+reports=()
+summaries=()
+if [ "$all_node" = true ]; then
+  for major in $node_versions; do
+    step "tests (vitest, all projects) on Node $major"
+    if ! bin="$(node_binary "$major")"; then
+      failed+=("node $major install")
+      continue
+    fi
+    report=".vitest-results/report-node$major.json"
+    reports+=("$report")
+    run_started=$SECONDS
+    run_vitest "$bin" "$report" || failed+=("tests on node $major")
+    summaries+=("node $("$bin" --version): $(totals_of summary "$report"), $((SECONDS - run_started)) s")
+  done
+else
+  step 'tests (vitest, all projects)'
+  report=.vitest-results/report.json
+  reports+=("$report")
+  run_vitest "$(command -v node)" "$report" || failed+=(tests)
+fi
+
+totals="$(totals_of totals "${reports[@]}")"
 case "$totals" in
   '0 passed, 0 failed'*) failed+=('no tests ran') ;;
 esac
 
 echo
+for summary in "${summaries[@]}"; do echo "$summary"; done
+echo "wall time: $((SECONDS - started_at)) s"
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "failed: ${failed[*]}" >&2
 fi
