@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, isGearmanError } from '@gearmanode/client';
+import { Connection } from '@gearmanode/client/internal';
 import { createWorker } from '@gearmanode/worker';
 import { afterEach, expect, test } from 'vitest';
 import { expectIdle } from '../../packages/client/test/support/idle.js';
@@ -102,26 +103,48 @@ test('with the sqlite queue, every background job acknowledged before a SIGKILL 
   expect(missing).toEqual([]);
 });
 
-test('hazard: gearmand 1.1.20 persists one background job without a unique per function', async () => {
+// gearmand 1.1.20's sqlite queue keys its rows by (unique, function) and writes them with
+// INSERT OR REPLACE, so background jobs with an empty unique overwrite each other. Our client
+// therefore sends a random unique for background jobs that have none; raw packets show why.
+test('background jobs without a unique survive a SIGKILL too; raw ones with an empty unique do not', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chaos-sqlite-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const gearmand = await startGearmand({
     args: ['-q', 'libsqlite3', '--libsqlite3-db', join(dir, 'queue.sqlite')],
   });
   cleanup.push(() => gearmand.stop());
-  const name = uniqueName('chaos-nounique');
+  const ours = uniqueName('chaos-nounique');
+  const raw = uniqueName('chaos-rawempty');
   const client = await createClient({ servers: [`${gearmand.host}:${gearmand.port}`] });
   cleanup.push(() => client.destroy());
-  for (let id = 0; id < 20; id++) await client.submitBackground(name, `job:${id}`);
+  for (let id = 0; id < 20; id++) await client.submitBackground(ours, `job:${id}`);
   await client.close();
   await expectIdle(client);
+  const connection = new Connection({ address: { host: gearmand.host, port: gearmand.port } });
+  cleanup.push(() => connection.destroy());
+  for (let id = 0; id < 20; id++) {
+    const reply = await connection.requestAsync({
+      type: 'SUBMIT_JOB_BG',
+      functionName: raw,
+      unique: '',
+      payload: `job:${id}`,
+    });
+    expect(reply.type).toBe('JOB_CREATED');
+  }
+  await connection.close();
   await gearmand.kill();
   await gearmand.restart();
   const admin = await adminFor(gearmand);
   cleanup.push(() => admin.close());
-  const queued = (await admin.status()).find((row) => row.functionName === name)?.queued ?? 0;
-  report('background-durability-without-unique', { acknowledged: 20, queuedAfterRestart: queued });
-  // The rows share the key ('', name): each INSERT OR REPLACE overwrote the one before. If this
-  // fails, gearmand has fixed it: drop the hazard from the docs.
-  expect(queued).toBe(1);
+  const status = await admin.status();
+  const queued = (name: string): number =>
+    status.find((row) => row.functionName === name)?.queued ?? 0;
+  report('background-durability-without-unique', {
+    acknowledged: 20,
+    oursQueuedAfterRestart: queued(ours),
+    rawEmptyUniqueQueuedAfterRestart: queued(raw),
+  });
+  expect(queued(ours)).toBe(20);
+  // If this fails, gearmand has fixed the overwrite: drop the hazard from the docs.
+  expect(queued(raw)).toBe(1);
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   ClosedError,
   ConnectionError,
@@ -483,22 +484,33 @@ class GearmanClient implements Client, SubmissionOwner {
       }
     }
     if (signal?.aborted) throw signal.reason;
+    // A background job without a unique gets a random one on the wire (libgearman does the
+    // same): gearmand's persistent queues key jobs by (unique, function), so jobs with an empty
+    // unique overwrite each other there, and a unique is the only way to find a background job
+    // later. Routing and retry still treat it as a job without a unique.
+    const wireUnique = background && unique === '' ? randomUUID() : unique;
     let packet: PacketInit;
     if (reducer !== undefined) {
       packet = {
         type: background ? 'SUBMIT_REDUCE_JOB_BACKGROUND' : 'SUBMIT_REDUCE_JOB',
         functionName: name,
-        unique,
+        unique: wireUnique,
         reducer,
         aggregator: '', // PROTOCOL section 11, item 18: the empty field must be there
         payload,
       };
     } else if (at !== undefined) {
       const runAt = Math.max(0, Math.floor(at.getTime() / 1000));
-      packet = { type: 'SUBMIT_JOB_EPOCH', functionName: name, unique, runAt, payload };
+      packet = {
+        type: 'SUBMIT_JOB_EPOCH',
+        functionName: name,
+        unique: wireUnique,
+        runAt,
+        payload,
+      };
     } else {
       const type = SUBMIT_TYPES[priority][background ? 1 : 0];
-      packet = { type, functionName: name, unique, payload };
+      packet = { type, functionName: name, unique: wireUnique, payload };
     }
     const submission = new Submission(
       this,

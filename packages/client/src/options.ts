@@ -77,7 +77,9 @@ export interface JobOptions {
   /**
    * The job's key on the server, at most 63 bytes: while a job with the same function and
    * unique is queued or running, another submit joins it instead of creating a job. A job with
-   * a unique always goes to the same server of a pool. @default '' (no de-duplication)
+   * a unique always goes to the same server of a pool. @default '' (no de-duplication); a
+   * background job without one is sent with a random UUID, so that a persistent queue keeps it
+   * and `getStatus({ unique })` can find it (routing and retry treat it as having none)
    */
   unique?: string;
   /** @default 'normal' */

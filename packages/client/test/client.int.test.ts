@@ -133,6 +133,26 @@ describe('client against gearmand', () => {
     await expectIdle(c);
   });
 
+  test('a background job without a unique is sent with a random one; a foreground job is not', async () => {
+    const uniques: string[] = [];
+    const name = fn('bg-auto', (job, c) => {
+      uniques.push(job.unique);
+      c.complete('');
+    });
+    const c = await client();
+    await c.submitBackground(name, 'a');
+    await c.submitBackground(name, 'b');
+    await c.submit(name, 'c');
+    await waitFor(() => uniques.length === 3);
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const [first, second, third] = [...uniques].sort();
+    expect(third).toMatch(uuid);
+    expect(second).toMatch(uuid);
+    expect(second).not.toBe(third);
+    expect(first).toBe(''); // the foreground one
+    await expectIdle(c);
+  });
+
   test('two submits with one unique coalesce: one run, both get the result', async () => {
     const name = fn('coalesce', scripts.sleep(300));
     const c = await client();
