@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   ClosedError,
   ConnectionError,
@@ -11,30 +10,37 @@ import {
   TimeoutError,
 } from '@gearmanode/protocol';
 import pRetry from 'p-retry';
+import type {
+  Client,
+  ClientDebugState,
+  ClientEvent,
+  ClientState,
+  ClientStats,
+  JobStatus,
+  UniqueJobStatus,
+} from './client-types.js';
 import {
   Connection,
   type ConnectionEvent,
-  type ConnectionState,
   formatAddress,
   type ServerAddress,
 } from './connection.js';
+import { type AnyOptions, createSubmission } from './create-submission.js';
 import { DeadlineHeap } from './deadlines.js';
 import { EventChannel } from './event-channel.js';
 import { type JobRun, JobRunImpl } from './job-run.js';
+import { mergeStatus, statusRequest } from './job-status.js';
 import {
   type BackgroundOptions,
   type ClientOptions,
   type CloseOptions,
   checkClientId,
-  checkFunctionName,
   checkPayload,
   timeout as checkTimeout,
-  checkUnique,
   describe,
   integer,
   MAX_DELAY,
   type Payload,
-  type Priority,
   type RequestOptions,
   type ResolvedClientOptions,
   resolveClientOptions,
@@ -50,186 +56,10 @@ import {
   QUEUED,
   RETRYING,
   SENT,
-  Submission,
+  type Submission,
   type SubmissionOwner,
   WaiterGroup,
 } from './submission.js';
-
-/** A lifecycle event of one of the client's server connections; see `Client.status()`. */
-export type ClientEvent = ConnectionEvent;
-
-/** `running`, `draining` (close() waits for jobs in flight), `closed`. */
-export type ClientState = 'running' | 'draining' | 'closed';
-
-/** The answer to GET_STATUS. */
-export interface JobStatus {
-  readonly handle: string;
-  /** The server has the job, queued or running. False for unknown and finished jobs. */
-  readonly known: boolean;
-  /** A worker holds the job right now. */
-  readonly running: boolean;
-  /** The last WORK_STATUS, both 0 before any. */
-  readonly numerator: number;
-  readonly denominator: number;
-}
-
-/** The answer to GET_STATUS_UNIQUE. */
-export interface UniqueJobStatus {
-  readonly unique: string;
-  readonly known: boolean;
-  readonly running: boolean;
-  readonly numerator: number;
-  readonly denominator: number;
-  /** Foreground clients waiting for the job's result (0 for background jobs). */
-  readonly waitingClients: number;
-}
-
-/** One server as `stats()` reports it. */
-export interface ServerStats {
-  readonly server: string;
-  readonly state: ConnectionState;
-  /** Skipped after a failure until it reconnects or `recoverTime` passes. */
-  readonly down: boolean;
-  /** Requests written or queued on the connection that await a reply. */
-  readonly pendingRequests: number;
-  /** Handles of created foreground jobs awaiting their result on this connection. */
-  readonly jobs: number;
-}
-
-/** Counters since `createClient`, and the current load. */
-export interface ClientStats {
-  /** Jobs accepted by submit(), start() and submitBackground(). */
-  readonly submitted: number;
-  /** Foreground jobs that completed (WORK_COMPLETE). */
-  readonly completed: number;
-  /** Background jobs the server queued (JOB_CREATED). */
-  readonly created: number;
-  /** WORK_FAIL. */
-  readonly failed: number;
-  /** WORK_EXCEPTION. */
-  readonly exceptions: number;
-  readonly timeouts: number;
-  readonly aborted: number;
-  /** Jobs and requests that rejected with ConnectionError. */
-  readonly connectionErrors: number;
-  /** Jobs and requests that rejected with ServerError (an ERROR packet). */
-  readonly serverErrors: number;
-  /** Submits sent again after losing their connection. */
-  readonly retries: number;
-  /** Jobs holding an in-flight slot: sent or waiting for a retry. */
-  readonly inFlight: number;
-  /** Jobs waiting in the client for a slot. */
-  readonly queued: number;
-  readonly servers: readonly ServerStats[];
-}
-
-/** The internal maps of a client, for tests: all zero when the client is idle. */
-export interface ClientDebugState {
-  readonly inFlight: number;
-  readonly queued: number;
-  readonly requests: number;
-  readonly deadlines: number;
-  readonly retrying: number;
-  /** Handle entries over all connections, ghosts of abandoned waits included. */
-  readonly handles: number;
-  /** Waiters in those entries whose caller gave up (timeout, abort) before the result. */
-  readonly ghosts: number;
-  readonly pendingRequests: number;
-  readonly statusSubscribers: number;
-}
-
-/**
- * A Gearman client over one or more job servers. Create it with `createClient`.
- *
- * Gearman has no cancel: a timeout or an abort stops the waiting, not the job, which may still
- * run on a worker.
- */
-export interface Client extends AsyncDisposable {
-  /** `running`, `draining` or `closed`. */
-  readonly state: ClientState;
-  /** Resolves once the client is closed, with the cause for `destroy(cause)`; never rejects. */
-  readonly closed: Promise<Error | undefined>;
-
-  /**
-   * Runs a foreground job and resolves with its WORK_COMPLETE payload: a Buffer, or a string
-   * with `encoding`. Rejects with JobFailedError (`ERR_JOB_FAILED`), JobExceptionError
-   * (`ERR_JOB_EXCEPTION`, see `data`), TimeoutError (`ERR_TIMEOUT`), `signal.reason` on abort,
-   * ConnectionError (`ERR_CONNECTION`, see `maybeRan`), ServerError (`ERR_SERVER`), ClosedError
-   * (`ERR_CLOSED`) or InvalidArgumentError (`ERR_INVALID_ARGUMENT`).
-   * @example const thumb = await client.submit('resize', image, { timeout: 10_000 });
-   */
-  submit(
-    name: string,
-    payload: Payload,
-    options?: SubmitOptions & { encoding?: undefined },
-  ): Promise<Buffer>;
-  submit(
-    name: string,
-    payload: Payload,
-    options: SubmitOptions & { encoding: BufferEncoding },
-  ): Promise<string>;
-  submit(name: string, payload: Payload, options?: SubmitOptions): Promise<Buffer | string>;
-
-  /**
-   * Starts a foreground job and returns at once: iterate the JobRun for its `created`, `status`,
-   * `data` and `warning` events, and await `result()` for the outcome (as `submit()`).
-   * @example
-   * const run = client.start('transcode', video);
-   * for await (const event of run) if (event.type === 'status') show(event.numerator);
-   * const output = await run.result();
-   */
-  start(
-    name: string,
-    payload: Payload,
-    options?: SubmitOptions & { encoding?: undefined },
-  ): JobRun<Buffer>;
-  start(
-    name: string,
-    payload: Payload,
-    options: SubmitOptions & { encoding: BufferEncoding },
-  ): JobRun<string>;
-  start(name: string, payload: Payload, options?: SubmitOptions): JobRun<Buffer | string>;
-
-  /**
-   * Queues a background job and resolves with its handle once the server has it (JOB_CREATED).
-   * Its result cannot be fetched; `getStatus()` shows its progress. With `at` it is scheduled
-   * (SUBMIT_JOB_EPOCH). Rejects as `submit()` does, minus the job errors.
-   */
-  submitBackground(name: string, payload: Payload, options?: BackgroundOptions): Promise<string>;
-
-  /**
-   * Asks for a job's status by handle (GET_STATUS) or by unique (GET_STATUS_UNIQUE). Handles
-   * are unique per server only: with several servers every one is asked (or just `server`) and
-   * a server that knows the job wins. Rejects with TimeoutError, ConnectionError, ClosedError.
-   */
-  getStatus(handle: string, options?: RequestOptions): Promise<JobStatus>;
-  getStatus(query: { unique: string }, options?: RequestOptions): Promise<UniqueJobStatus>;
-
-  /** Sends ECHO_REQ to one server and resolves with the echoed bytes. */
-  echo(payload?: Payload, options?: RequestOptions): Promise<Buffer>;
-
-  /** Sets the id the server shows in its `workers` listing, now and after every reconnect. */
-  setClientId(id: string): void;
-
-  /**
-   * Connection events of every server: `connect`, `disconnect`, `reconnecting`, `give-up`.
-   * Each call returns a new iterator with its own buffer (the newest 1000 events); it ends when
-   * the client closes.
-   */
-  status(): AsyncIterableIterator<ClientEvent>;
-
-  /** Counters and current load. */
-  stats(): ClientStats;
-
-  /**
-   * Stops taking jobs, waits up to `timeout` for the ones in flight and queued, rejects what is
-   * left with ClosedError and closes the connections. Idempotent.
-   */
-  close(options?: CloseOptions): Promise<void>;
-
-  /** Rejects every pending job with ClosedError and closes the sockets now. Idempotent. */
-  destroy(cause?: Error): void;
-}
 
 /**
  * Creates a client. Resolves once a server is connected, or at once with `lazy: true`.
@@ -258,17 +88,6 @@ interface ServerEntry extends PoolMember {
   /** Reports the outcome of the first connect attempt to an eager `createClient`. */
   firstAttempt: ((error: Error | undefined) => void) | undefined;
 }
-
-// PROTOCOL section 4.1: [foreground, background] packet per priority.
-const SUBMIT_TYPES = {
-  low: ['SUBMIT_JOB_LOW', 'SUBMIT_JOB_LOW_BG'],
-  normal: ['SUBMIT_JOB', 'SUBMIT_JOB_BG'],
-  high: ['SUBMIT_JOB_HIGH', 'SUBMIT_JOB_HIGH_BG'],
-} as const;
-
-const PRIORITIES: ReadonlySet<string> = new Set<Priority>(['low', 'normal', 'high']);
-
-type AnyOptions = SubmitOptions & BackgroundOptions;
 
 class GearmanClient implements Client, SubmissionOwner {
   readonly lazy: boolean;
@@ -416,113 +235,7 @@ class GearmanClient implements Client, SubmissionOwner {
     background: boolean,
   ): Submission {
     if (this.#state !== 'running') throw new ClosedError(`client is ${this.#state}`);
-    checkFunctionName(name);
-    checkPayload(payload);
-    let unique = '';
-    let priority: Priority = 'normal';
-    let timeout = this.#options.timeout;
-    let signal: AbortSignal | undefined;
-    let encoding: BufferEncoding | undefined;
-    let idempotent = false;
-    let reducer: string | undefined;
-    let at: Date | undefined;
-    if (options !== undefined) {
-      if (options === null || typeof options !== 'object') {
-        throw new InvalidArgumentError('options', `must be an object, got ${describe(options)}`);
-      }
-      if (options.unique !== undefined) unique = checkUnique(options.unique);
-      if (options.priority !== undefined) {
-        if (!PRIORITIES.has(options.priority)) {
-          throw new InvalidArgumentError('priority', `must be 'low', 'normal' or 'high'`);
-        }
-        priority = options.priority;
-      }
-      timeout = checkTimeout(options.timeout, 'timeout', timeout);
-      if (options.signal !== undefined) {
-        if (!(options.signal instanceof AbortSignal)) {
-          throw new InvalidArgumentError('signal', 'must be an AbortSignal');
-        }
-        signal = options.signal;
-      }
-      if (options.encoding !== undefined) {
-        if (!Buffer.isEncoding(options.encoding)) {
-          throw new InvalidArgumentError(
-            'encoding',
-            `unknown encoding ${describe(options.encoding)}`,
-          );
-        }
-        encoding = options.encoding;
-      }
-      if (options.idempotent !== undefined) {
-        if (typeof options.idempotent !== 'boolean') {
-          throw new InvalidArgumentError('idempotent', 'must be a boolean');
-        }
-        idempotent = options.idempotent;
-      }
-      if (options.reducer !== undefined) {
-        reducer = checkUnique(options.reducer, 'reducer');
-        if (reducer === '') throw new InvalidArgumentError('reducer', 'must not be empty');
-        if (priority !== 'normal') {
-          throw new InvalidArgumentError('priority', 'reduce jobs have no priority');
-        }
-      }
-      if (options.at !== undefined) {
-        if (!background) {
-          // PROTOCOL section 4.1: SUBMIT_JOB_EPOCH creates a background job.
-          throw new InvalidArgumentError('at', 'only background jobs can be scheduled');
-        }
-        if (!(options.at instanceof Date) || Number.isNaN(options.at.getTime())) {
-          throw new InvalidArgumentError('at', 'must be a valid Date');
-        }
-        if (priority !== 'normal' || reducer !== undefined) {
-          throw new InvalidArgumentError(
-            'at',
-            'scheduled jobs have normal priority and no reducer',
-          );
-        }
-        at = options.at;
-      }
-    }
-    if (signal?.aborted) throw signal.reason;
-    // A background job without a unique gets a random one on the wire (libgearman does the
-    // same): gearmand's persistent queues key jobs by (unique, function), so jobs with an empty
-    // unique overwrite each other there, and a unique is the only way to find a background job
-    // later. Routing and retry still treat it as a job without a unique.
-    const wireUnique = background && unique === '' ? randomUUID() : unique;
-    let packet: PacketInit;
-    if (reducer !== undefined) {
-      packet = {
-        type: background ? 'SUBMIT_REDUCE_JOB_BACKGROUND' : 'SUBMIT_REDUCE_JOB',
-        functionName: name,
-        unique: wireUnique,
-        reducer,
-        aggregator: '', // PROTOCOL section 11, item 18: the empty field must be there
-        payload,
-      };
-    } else if (at !== undefined) {
-      const runAt = Math.max(0, Math.floor(at.getTime() / 1000));
-      packet = {
-        type: 'SUBMIT_JOB_EPOCH',
-        functionName: name,
-        unique: wireUnique,
-        runAt,
-        payload,
-      };
-    } else {
-      const type = SUBMIT_TYPES[priority][background ? 1 : 0];
-      packet = { type, functionName: name, unique: wireUnique, payload };
-    }
-    const submission = new Submission(
-      this,
-      packet,
-      background,
-      unique,
-      unique !== '' || idempotent,
-      encoding,
-      signal,
-    );
-    submission.timeout = timeout;
-    return submission;
+    return createSubmission(this, name, payload, options, background, this.#options.timeout);
   }
 
   /** Starts the submission's clocks and sends it, or queues it while the slots are taken. */
@@ -594,7 +307,6 @@ class GearmanClient implements Client, SubmissionOwner {
     );
   }
 
-  /** The entry's connection, replaced when the old one gave up or was closed. */
   /**
    * The entry's connection, replaced when the old one gave up. With `reconnect: false` a lost
    * connection stays lost: throws ConnectionError (`maybeRan: false`).
@@ -1010,39 +722,12 @@ class GearmanClient implements Client, SubmissionOwner {
     query: string | { unique: string },
     options?: RequestOptions,
   ): Promise<JobStatus | UniqueJobStatus> {
-    let packet: PacketInit;
-    let entries: ServerEntry[];
-    if (typeof query === 'string') {
-      if (query === '' || query.includes('\0') || Buffer.byteLength(query) > 63) {
-        throw new InvalidArgumentError('handle', 'must be 1 to 63 bytes without NUL');
-      }
-      packet = { type: 'GET_STATUS', handle: query };
-      entries = this.#targets(options, '');
-    } else {
-      if (query === null || typeof query !== 'object') {
-        throw new InvalidArgumentError('query', 'must be a handle or { unique }');
-      }
-      const unique = checkUnique(query.unique);
-      packet = { type: 'GET_STATUS_UNIQUE', unique };
-      entries = this.#targets(options, unique);
-    }
+    const { packet, unique } = statusRequest(query);
+    const entries = this.#targets(options, unique);
     const answers = await Promise.allSettled(
       entries.map((entry) => this.#ask(entry, packet, options)),
     );
-    let firstError: unknown;
-    let firstAnswer: JobStatus | UniqueJobStatus | undefined;
-    for (const answer of answers) {
-      if (answer.status === 'rejected') {
-        firstError ??= answer.reason;
-        continue;
-      }
-      const status = toStatus(answer.value);
-      if (status.known) return status;
-      firstAnswer ??= status;
-    }
-    // A server that failed may be the one that knows the job: "unknown" would be a guess.
-    if (firstError !== undefined) throw firstError;
-    return firstAnswer as JobStatus | UniqueJobStatus;
+    return mergeStatus(answers);
   }
 
   async echo(payload: Payload = '', options?: RequestOptions): Promise<Buffer> {
@@ -1231,16 +916,4 @@ class GearmanClient implements Client, SubmissionOwner {
     this.#events.end();
     this.#closedResolve(cause);
   }
-}
-
-function toStatus(packet: Packet): JobStatus | UniqueJobStatus {
-  if (packet.type === 'STATUS_RES') {
-    const { handle, known, running, numerator, denominator } = packet;
-    return { handle, known, running, numerator, denominator };
-  }
-  if (packet.type === 'STATUS_RES_UNIQUE') {
-    const { unique, known, running, numerator, denominator, waitingClients } = packet;
-    return { unique, known, running, numerator, denominator, waitingClients };
-  }
-  throw new InvalidArgumentError('reply', `unexpected ${packet.type}`);
 }

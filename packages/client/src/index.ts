@@ -7,16 +7,16 @@ export type {
   WorkerInfo,
 } from '@gearmanode/protocol';
 export { type Admin, type AdminCallOptions, type AdminOptions, createAdmin } from './admin.js';
-export {
-  type Client,
-  type ClientEvent,
-  type ClientState,
-  type ClientStats,
-  createClient,
-  type JobStatus,
-  type ServerStats,
-  type UniqueJobStatus,
-} from './client.js';
+export { createClient } from './client.js';
+export type {
+  Client,
+  ClientEvent,
+  ClientState,
+  ClientStats,
+  JobStatus,
+  ServerStats,
+  UniqueJobStatus,
+} from './client-types.js';
 export type { ConnectionTuning, ReconnectOptions, ServerAddress } from './connection.js';
 export * from './errors.js';
 export type { JobEvent, JobRun } from './job-run.js';

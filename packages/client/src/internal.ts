@@ -34,7 +34,8 @@ export {
   type ServerSpec,
 } from './servers.js';
 
-import { type Client, type ClientDebugState, DEBUG_STATE } from './client.js';
+import { DEBUG_STATE } from './client.js';
+import type { Client, ClientDebugState } from './client-types.js';
 
 export type { ClientDebugState };
 

@@ -25,6 +25,16 @@
  * - GRABs are pipelined: up to `window` may be in flight. The window starts at 1 and doubles
  *   with every job assigned (up to `maxWindow`), and drops back to 1 on NO_JOB, so a server
  *   that just woke up gets one GRAB, not a burst of GRABs that all come back NO_JOB.
+ * - With `eagerPreSleep`, the GRAB that follows the first job of a wake (one job at a time: the
+ *   server woke the worker for that one job) goes out with PRE_SLEEP right behind it, when it is
+ *   the only GRAB in flight. The server answers the GRAB first: NO_JOB, and then takes the worker
+ *   as sleeping, saving the PRE_SLEEP round trip; or a job, and then either answers NOOP at once
+ *   (more work) or NOOPs later, a NOOP the awake loop ignores as stray. Any later GRAB cancels the
+ *   PRE_SLEEP, for the server as for the loop. When that GRAB found the queue empty, the next
+ *   wake's first job is followed by PRE_SLEEP alone (`sleepInstead()`), which spares the worker
+ *   the NO_JOB; the wake after that probes with GRAB + PRE_SLEEP again, so a burst of queued
+ *   work costs one extra round trip at most. Not for CAN_DO_TIMEOUT: PRE_SLEEP stops the timer
+ *   of a job held (section 11, item 25).
  */
 export type GrabState = 'offline' | 'awake' | 'sleeping';
 
@@ -38,6 +48,8 @@ export interface GrabLoopOptions {
   backoffBase?: number;
   /** The longest such delay, in ms. @default min(pollInterval, 1000) */
   maxBackoff?: number;
+  /** Send PRE_SLEEP with the GRAB that follows a wake's first job; see the module comment. */
+  eagerPreSleep?: boolean;
 }
 
 /** What the worker should send after a reply. */
@@ -49,6 +61,7 @@ export class GrabLoop {
   readonly #maxWindow: number;
   readonly #backoffBase: number;
   readonly #maxBackoff: number;
+  readonly #eagerPreSleep: boolean;
 
   #state: GrabState = 'offline';
   #outstanding = 0;
@@ -63,12 +76,19 @@ export class GrabLoop {
   // While backing off, a NOOP is remembered and acted on at `#backoffUntil`.
   #backoffUntil = 0;
   #noopDeferred = false;
+  // Jobs assigned since the loop last woke (or connected).
+  #jobsSinceWake = 0;
+  // PRE_SLEEP went out right behind the one GRAB in flight: its NO_JOB needs none.
+  #preSleepSent = false;
+  // The last GRAB sent with PRE_SLEEP was answered NO_JOB: the queue was empty then.
+  #foundEmpty = false;
 
   constructor(options: GrabLoopOptions) {
     this.#pollInterval = options.pollInterval;
     this.#maxWindow = Math.max(1, options.maxWindow);
     this.#backoffBase = options.backoffBase ?? 10;
     this.#maxBackoff = options.maxBackoff ?? Math.min(options.pollInterval, 1000);
+    this.#eagerPreSleep = options.eagerPreSleep === true;
   }
 
   get state(): GrabState {
@@ -100,6 +120,9 @@ export class GrabLoop {
     this.#emptyWakes = 0;
     this.#backoffUntil = 0;
     this.#noopDeferred = false;
+    this.#jobsSinceWake = 0;
+    this.#preSleepSent = false;
+    this.#foundEmpty = false;
   }
 
   /** The socket is gone, and with it every GRAB in flight. */
@@ -107,6 +130,7 @@ export class GrabLoop {
     this.#state = 'offline';
     this.#outstanding = 0;
     this.#noopDeferred = false;
+    this.#preSleepSent = false;
   }
 
   /** How many more GRABs may be sent now; the worker sends at most this many. */
@@ -115,9 +139,35 @@ export class GrabLoop {
     return this.#window > this.#outstanding ? this.#window - this.#outstanding : 0;
   }
 
-  /** A GRAB went out. */
-  grabSent(): void {
+  /**
+   * Asked before a GRAB: returns true when the loop goes to sleep instead, and the worker sends
+   * PRE_SLEEP and no GRAB (only with `eagerPreSleep`; see the module comment).
+   */
+  sleepInstead(now: number): boolean {
+    if (
+      !this.#foundEmpty ||
+      this.#jobsSinceWake !== 1 ||
+      this.#outstanding !== 0 ||
+      this.#state !== 'awake'
+    ) {
+      return false;
+    }
+    this.#foundEmpty = false;
+    this.#state = 'sleeping';
+    this.#sleptAt = now;
+    this.#window = 1;
+    return true;
+  }
+
+  /**
+   * A GRAB went out. Returns `'pre-sleep'` when PRE_SLEEP should follow it at once (only with
+   * `eagerPreSleep`; see the module comment).
+   */
+  grabSent(): GrabAction {
     this.#outstanding++;
+    this.#preSleepSent =
+      this.#eagerPreSleep && this.#outstanding === 1 && this.#jobsSinceWake === 1;
+    return this.#preSleepSent ? 'pre-sleep' : 'none';
   }
 
   /** A GRAB was answered with JOB_ASSIGN, JOB_ASSIGN_UNIQ or JOB_ASSIGN_ALL. */
@@ -126,6 +176,9 @@ export class GrabLoop {
     this.#noJob = false;
     this.#wokenByNoop = false;
     this.#emptyWakes = 0;
+    // The job a wake was for says nothing of the queue; a second one shows it was not empty.
+    if (this.#jobsSinceWake++ > 0) this.#foundEmpty = false;
+    this.#preSleepSent = false;
     if (this.#window < this.#maxWindow) this.#window = Math.min(this.#window * 2, this.#maxWindow);
   }
 
@@ -148,6 +201,11 @@ export class GrabLoop {
     if (this.#outstanding > 0 || this.#state !== 'awake') return 'none';
     this.#state = 'sleeping';
     this.#sleptAt = now;
+    if (this.#preSleepSent) {
+      this.#preSleepSent = false;
+      this.#foundEmpty = true;
+      return 'none';
+    }
     return 'pre-sleep';
   }
 
@@ -210,5 +268,6 @@ export class GrabLoop {
     this.#noJob = false;
     this.#noopDeferred = false;
     this.#wokenByNoop = byNoop;
+    this.#jobsSinceWake = 0;
   }
 }

@@ -377,6 +377,7 @@ class GearmanWorker implements Worker, JobHost {
       loop: new GrabLoop({
         pollInterval: this.#options.pollInterval,
         maxWindow: this.#concurrency,
+        eagerPreSleep: !this.#options.serverTimeout,
       }),
       grabReply,
       jobs: new Set(),
@@ -799,6 +800,12 @@ class GearmanWorker implements Worker, JobHost {
     if (count <= 0) return;
     if (links.length === 1) {
       const link = links[0] as Link;
+      // One job per wake and the queue found empty last time: PRE_SLEEP alone (see GrabLoop).
+      // With several servers the GRABs go out as usual.
+      if (link.loop.capacity() > 0 && link.loop.sleepInstead(performance.now())) {
+        link.connection.send(PRE_SLEEP);
+        return;
+      }
       for (count = Math.min(count, link.loop.capacity()); count > 0; count--) this.#grab(link);
       return;
     }
@@ -824,7 +831,7 @@ class GearmanWorker implements Worker, JobHost {
       // Not connected after all (between attempts, or closed): its events update the loop.
       return false;
     }
-    link.loop.grabSent();
+    if (link.loop.grabSent() === 'pre-sleep') link.connection.send(PRE_SLEEP);
     this.#counters.grabs++;
     return true;
   }

@@ -192,6 +192,149 @@ describe('GrabLoop', () => {
     expect(loop.capacity()).toBe(1);
   });
 
+  describe('eagerPreSleep', () => {
+    function eagerLoop(maxWindow = 1): GrabLoop {
+      const loop = new GrabLoop({ pollInterval: POLL, maxWindow, eagerPreSleep: true });
+      loop.connect();
+      return loop;
+    }
+
+    test('is off by default: the GRAB after a job goes out alone', () => {
+      const loop = awakeLoop(1);
+      expect(loop.grabSent()).toBe('none');
+      loop.assigned();
+      expect(loop.grabSent()).toBe('none');
+      expect(loop.noJob(1)).toBe('pre-sleep');
+    });
+
+    test("sends PRE_SLEEP with the GRAB after a wake's first job; its NO_JOB needs none", () => {
+      const loop = eagerLoop();
+      // The GRAB that follows a wake (here: the connect) goes out alone: a job is expected.
+      expect(loop.grabSent()).toBe('none');
+      loop.assigned();
+      expect(loop.grabSent()).toBe('pre-sleep');
+      expect(loop.noJob(5)).toBe('none');
+      expect(loop.state).toBe('sleeping');
+      expect(loop.capacity()).toBe(0);
+      // Still asleep only until the poll.
+      expect(loop.tick(5 + POLL)).toBe(true);
+    });
+
+    test('one job per wake: PRE_SLEEP alone after every other job, GRAB + PRE_SLEEP between', () => {
+      const loop = eagerLoop();
+      expect(loop.sleepInstead(0)).toBe(false);
+      loop.grabSent();
+      loop.assigned();
+      expect(loop.sleepInstead(0)).toBe(false); // nothing known of the queue yet: probe
+      expect(loop.grabSent()).toBe('pre-sleep');
+      expect(loop.noJob(0)).toBe('none');
+      for (let i = 1; i <= 6; i++) {
+        expect(loop.noop(i)).toBe(true);
+        expect(loop.sleepInstead(i)).toBe(false); // the wake's GRAB
+        expect(loop.grabSent()).toBe('none');
+        loop.assigned();
+        if (i % 2 === 1) {
+          // The last probe found the queue empty: sleep without a GRAB, so no NO_JOB comes.
+          expect(loop.sleepInstead(i)).toBe(true);
+          expect(loop.state).toBe('sleeping');
+          expect(loop.outstanding).toBe(0);
+          expect(loop.capacity()).toBe(0);
+        } else {
+          expect(loop.sleepInstead(i)).toBe(false);
+          expect(loop.grabSent()).toBe('pre-sleep');
+          expect(loop.noJob(i)).toBe('none');
+          expect(loop.state).toBe('sleeping');
+        }
+      }
+      expect(loop.tick(6 + POLL)).toBe(true);
+    });
+
+    test('work queued meanwhile: the PRE_SLEEP alone costs one NOOP, then the drain runs on GRABs', () => {
+      const loop = eagerLoop();
+      loop.grabSent();
+      loop.assigned();
+      loop.grabSent();
+      loop.noJob(0); // the probe found the queue empty
+      loop.noop(1);
+      loop.grabSent();
+      loop.assigned();
+      expect(loop.sleepInstead(1)).toBe(true);
+      // A burst arrived: the server answers the PRE_SLEEP with NOOP at once.
+      expect(loop.noop(2)).toBe(true);
+      expect(loop.sleepInstead(2)).toBe(false);
+      loop.grabSent();
+      loop.assigned();
+      expect(loop.sleepInstead(2)).toBe(false); // probe: GRAB + PRE_SLEEP
+      expect(loop.grabSent()).toBe('pre-sleep');
+      loop.assigned(); // a job: the queue is not empty
+      expect(loop.noop(2)).toBe(false); // the PRE_SLEEP's NOOP, stray now
+      for (let i = 0; i < 5; i++) {
+        expect(loop.sleepInstead(3)).toBe(false);
+        expect(loop.grabSent()).toBe('none');
+        loop.assigned();
+      }
+    });
+
+    test('when that GRAB gets a job the loop stays awake, ignores the NOOP, and stops being eager', () => {
+      const loop = eagerLoop();
+      loop.grabSent();
+      loop.assigned();
+      expect(loop.grabSent()).toBe('pre-sleep');
+      loop.assigned(); // more work queued: the server answers the PRE_SLEEP with NOOP
+      expect(loop.state).toBe('awake');
+      expect(loop.noop(1)).toBe(false);
+      expect(loop.capacity()).toBe(1);
+      // A drain: later GRABs go out alone, and the NO_JOB at the end asks for PRE_SLEEP.
+      for (let i = 0; i < 5; i++) {
+        expect(loop.grabSent()).toBe('none');
+        loop.assigned();
+      }
+      expect(loop.grabSent()).toBe('none');
+      expect(loop.noJob(2)).toBe('pre-sleep');
+      expect(loop.state).toBe('sleeping');
+    });
+
+    test('a GRAB sent after the early PRE_SLEEP cancels it, for the loop as for the server', () => {
+      const loop = eagerLoop(4);
+      loop.grabSent();
+      loop.assigned();
+      expect(loop.grabSent()).toBe('pre-sleep');
+      expect(loop.grabSent()).toBe('none');
+      expect(loop.noJob(1)).toBe('none');
+      expect(loop.state).toBe('awake');
+      expect(loop.noJob(2)).toBe('pre-sleep');
+      expect(loop.state).toBe('sleeping');
+    });
+
+    test('a disconnect forgets the early PRE_SLEEP', () => {
+      const loop = eagerLoop();
+      loop.grabSent();
+      loop.assigned();
+      expect(loop.grabSent()).toBe('pre-sleep');
+      loop.disconnect();
+      loop.connect();
+      expect(loop.grabSent()).toBe('none');
+      expect(loop.noJob(1)).toBe('pre-sleep');
+    });
+
+    test('still backs off when NOOPs keep leading to NO_JOB', () => {
+      const loop = eagerLoop();
+      loop.grabSent();
+      loop.assigned();
+      expect(loop.grabSent()).toBe('pre-sleep');
+      expect(loop.noJob(0)).toBe('none');
+      // The spin of section 11, item 26: NOOP, GRAB, NO_JOB, PRE_SLEEP, NOOP ...
+      expect(loop.noop(0)).toBe(true);
+      expect(loop.grabSent()).toBe('none');
+      expect(loop.noJob(0)).toBe('pre-sleep');
+      expect(loop.noop(0)).toBe(true);
+      expect(loop.grabSent()).toBe('none');
+      expect(loop.noJob(0)).toBe('pre-sleep');
+      expect(loop.noop(1)).toBe(false);
+      expect(loop.backingOff).toBe(true);
+    });
+  });
+
   test('keeps its invariants under any sequence of events', () => {
     type Event =
       | { kind: 'grab' }
@@ -218,14 +361,26 @@ describe('GrabLoop', () => {
       fc.property(
         fc.array(event, { maxLength: 200 }),
         fc.integer({ min: 1, max: 16 }),
-        (events, max) => {
-          const loop = new GrabLoop({ pollInterval: POLL, maxWindow: max });
+        fc.boolean(),
+        (events, max, eagerPreSleep) => {
+          const loop = new GrabLoop({ pollInterval: POLL, maxWindow: max, eagerPreSleep });
           let now = 0;
+          // The server's view: whether the last of GRAB and PRE_SLEEP it got was PRE_SLEEP, so
+          // that it will NOOP the worker. `lost` once a GRAB failed: that socket is gone.
+          let told = false;
+          let lost = false;
           for (const e of events) {
             switch (e.kind) {
               case 'grab':
-                // The worker only grabs within capacity().
-                if (loop.capacity() > 0) loop.grabSent();
+                // The worker only grabs within capacity(), and asks sleepInstead() first.
+                if (loop.capacity() > 0 && loop.sleepInstead(now)) {
+                  expect(eagerPreSleep).toBe(true);
+                  told = true;
+                } else if (loop.capacity() > 0) {
+                  const action = loop.grabSent();
+                  if (!eagerPreSleep) expect(action).toBe('none');
+                  told = action === 'pre-sleep';
+                }
                 break;
               case 'assign':
                 // A reply needs a GRAB in flight (the connection matches them).
@@ -235,7 +390,9 @@ describe('GrabLoop', () => {
                 if (loop.outstanding > 0) {
                   const before = loop.outstanding;
                   const action = loop.noJob(now);
-                  expect(action === 'pre-sleep').toBe(before === 1);
+                  // PRE_SLEEP once the last GRAB is answered, unless it went out already.
+                  expect(action === 'pre-sleep').toBe(before === 1 && !told);
+                  if (action === 'pre-sleep') told = true;
                 }
                 break;
               case 'noop':
@@ -249,7 +406,10 @@ describe('GrabLoop', () => {
                 loop.poke();
                 break;
               case 'fail':
-                if (loop.outstanding > 0) loop.grabFailed(now);
+                if (loop.outstanding > 0) {
+                  loop.grabFailed(now);
+                  lost = true;
+                }
                 break;
               case 'disconnect':
                 loop.disconnect();
@@ -257,8 +417,12 @@ describe('GrabLoop', () => {
               case 'connect':
                 loop.disconnect();
                 loop.connect();
+                told = false;
+                lost = false;
                 break;
             }
+            // Asleep only where the server will NOOP: no job waits unnoticed until the poll.
+            if (loop.state === 'sleeping' && !lost) expect(told).toBe(true);
             expect(loop.outstanding).toBeGreaterThanOrEqual(0);
             expect(loop.window).toBeGreaterThanOrEqual(1);
             expect(loop.window).toBeLessThanOrEqual(max);

@@ -156,6 +156,38 @@ describe('pulling jobs', () => {
 });
 
 describe('the grab cycle against a misbehaving server', () => {
+  test('one job at a time: PRE_SLEEP goes out with the result; no job is lost', async () => {
+    // A poll far off: every job must come through a NOOP, not the poll.
+    const worker = await start({ pollInterval: 60_000 });
+    void worker.process((job) => job.payload);
+    await fake.until(() => fake.count('PRE_SLEEP') === 1);
+    for (let i = 1; i <= 4; i++) {
+      fake.addJob('a', `one ${i}`);
+      await fake.until(() => fake.count('PRE_SLEEP') === i + 1);
+      await fake.until(() => fake.connections[0]?.sleeping === true);
+      // NOOP woke it: GRAB, the job, then its result with PRE_SLEEP, and a GRAB between them
+      // every other time (the probe whose NO_JOB shows the queue is empty).
+      const after = i % 2 === 1 ? ['GRAB_JOB_UNIQ', 'PRE_SLEEP'] : ['PRE_SLEEP'];
+      expect(types().slice(-2 - after.length)).toEqual([
+        'GRAB_JOB_UNIQ',
+        'WORK_COMPLETE',
+        ...after,
+      ]);
+      expect(fake.results.size).toBe(i);
+    }
+    // Several queued at once: the GRAB sent with PRE_SLEEP gets a job, the server answers the
+    // PRE_SLEEP with NOOP at once, and the loop keeps grabbing until the queue is empty.
+    for (let i = 0; i < 5; i++) fake.addJob('a', `many ${i}`);
+    await fake.until(() => fake.results.size === 9);
+    await fake.until(() => fake.connections[0]?.sleeping === true);
+    const grabs = fake.count('GRAB_JOB_UNIQ');
+    await sleep(50);
+    expect(fake.count('GRAB_JOB_UNIQ')).toBe(grabs); // asleep, not spinning
+    fake.addJob('a', 'last');
+    await fake.until(() => fake.results.size === 10);
+    expect(worker.stats().completed).toBe(10);
+  });
+
   test('stray NOOPs start no GRAB while nobody asks', async () => {
     const worker = await start();
     await fake.until(() => fake.workers.length === 1);
@@ -290,6 +322,18 @@ describe('registration', () => {
       { type: 'CAN_DO_TIMEOUT', functionName: 'a', timeout: 5000 },
       { type: 'CAN_DO', functionName: 'b' },
     ]);
+  });
+
+  test('serverTimeout: no PRE_SLEEP while holding a job (it would stop the timer)', async () => {
+    const worker = await start({ serverTimeout: true, pollInterval: 60_000 });
+    void worker.process((job) => job.payload);
+    await fake.until(() => fake.count('PRE_SLEEP') === 1);
+    for (let i = 1; i <= 3; i++) {
+      fake.addJob('a', `one ${i}`);
+      await fake.until(() => fake.count('PRE_SLEEP') === i + 1);
+      // PRE_SLEEP only once the GRAB after the job was answered NO_JOB.
+      expect(types().slice(-3)).toEqual(['WORK_COMPLETE', 'GRAB_JOB_UNIQ', 'PRE_SLEEP']);
+    }
   });
 });
 
