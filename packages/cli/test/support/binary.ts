@@ -58,41 +58,9 @@ export interface RunningCli {
 export function spawnCli(args: readonly string[], options: CliOptions = {}): RunningCli {
   const [node, ...prefix] = CLI_COMMAND as [string, ...string[]];
   const child = spawn(node, [...prefix, ...args], { env: cliEnv(options.env) });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
   child.stdin.on('error', () => {}); // it may exit before reading stdin
   child.stdin.end(options.input);
-  const timeout = options.timeout ?? 15_000;
-  const exited = new Promise<CliResult>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(
-          `gearmanode ${args.join(' ')} did not exit within ${timeout} ms; stderr: ${Buffer.concat(err).toString()}`,
-        ),
-      );
-    }, timeout);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out);
-      resolve({
-        code,
-        signal,
-        stdout,
-        stderr: Buffer.concat(err).toString(),
-        text: stdout.toString(),
-      });
-    });
-  });
-  return {
-    child,
-    stdout: () => Buffer.concat(out),
-    stderr: () => Buffer.concat(err).toString(),
-    exited,
-  };
+  return collect(child, `gearmanode ${args.join(' ')}`, options.timeout);
 }
 
 /** Runs `gearmanode <args>` to completion. */
@@ -119,17 +87,27 @@ export function spawnInTerminal(
   const child = spawn('script', ['-qfec', `${size}; exec ${command}`, '/dev/null'], {
     env: cliEnv({ TERM: 'xterm-256color', ...options.env }),
   });
+  child.stdin.on('error', () => {});
+  return collect(child, `gearmanode ${args.join(' ')} (in a terminal)`, options.timeout);
+}
+
+/** Gathers a child's output and settles `exited` on close, or kills it after `timeout` ms. */
+function collect(
+  child: ChildProcessWithoutNullStreams,
+  what: string,
+  timeout = 15_000,
+): RunningCli {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
   child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  child.stdin.on('error', () => {});
-  const timeout = options.timeout ?? 15_000;
   const exited = new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(
-        new Error(`gearmanode ${args.join(' ')} (in a terminal) did not exit within ${timeout} ms`),
+        new Error(
+          `${what} did not exit within ${timeout} ms; stderr: ${Buffer.concat(err).toString()}`,
+        ),
       );
     }, timeout);
     child.on('error', reject);
