@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
 
 /** An output stream, with the terminal facts `process.stdout` has when it is a TTY. */

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { InvalidArgumentError, type Packet, type PacketInit } from '@gearmanode/protocol';
 import type { JobStatus, UniqueJobStatus } from './client-types.js';
 import { checkUnique } from './options.js';

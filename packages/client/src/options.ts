@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { InvalidArgumentError, MAX_UNIQUE_SIZE } from '@gearmanode/protocol';
 import {
   type ConnectionTuning,

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { GearmanError, Packet, PacketInit } from '@gearmanode/protocol';
 import type { ReplyHandler } from './connection.js';
 import type { Deadline } from './deadlines.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { parseBody } from './body.js';
 import { InvalidArgumentError, ProtocolError } from './errors.js';
 import {

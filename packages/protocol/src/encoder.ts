@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { InvalidArgumentError } from './errors.js';
 import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES, MAX_WIRE_SIZE } from './header.js';
 import { COPY_THRESHOLD, MAX_REDUCER_SIZE, MAX_STATUS_NUMBER, MAX_UNIQUE_SIZE } from './limits.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { PacketDecoder, ProtocolError } from '@gearmanode/protocol';
 import type { Dispatcher } from './dispatcher.js';

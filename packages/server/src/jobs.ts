@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { MAX_REDUCER_SIZE, MAX_UNIQUE_SIZE } from '@gearmanode/protocol';
 import type { Peer } from './peer.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { hostname } from 'node:os';
 import { DEFAULT_MAX_PACKET_SIZE, InvalidArgumentError } from '@gearmanode/protocol';
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { type Client, createClient, type SubmitOptions } from '@gearmanode/client';
 import {
   expectPositionals,
