@@ -3,9 +3,11 @@
  *
  * In: `key=value` command-line arguments ({@link DriverConfig}). Out: one JSON object per line
  * on stdout ({@link DriverMessage}); lines that are not such objects (a library's own logging)
- * are ignored. A worker prints `ready` once connected, `worker` after its `jobs`-th job, then
- * stays connected until its stdin closes. A client prints `client` when all its jobs settled.
- * The embedded server's process (src/embedded-server.ts) prints `listening`.
+ * are ignored. A worker prints `ready` once connected, `worker` after its `warmup + jobs`-th
+ * job, then stays connected until its stdin closes. A client runs its `warmup` jobs first, then
+ * prints `measuring` (the runner starts reading the server's CPU there) and `client` when all
+ * its measured jobs settled; a warm-up job that is lost, failed or wrong makes it print `error`
+ * and exit instead. The embedded server's process (src/embedded-server.ts) prints `listening`.
  */
 
 /** What a driver is told to do. */
@@ -15,8 +17,14 @@ export interface DriverConfig {
   port: number;
   /** The function name, unique per run. */
   fn: string;
-  /** Jobs the client submits, or the worker handles before it reports. */
+  /** Measured jobs: the client submits them after the warm-up; the worker reports after them. */
   jobs: number;
+  /**
+   * Jobs run before the measured ones, with the same payloads, in-flight window and checks, and
+   * counted in no figure (CPU, elapsed time, latencies). Foreground only: drivers treat it as 0
+   * in `bg` mode, where the worker's queue must hold exactly the measured jobs.
+   */
+  warmup: number;
   /** Payload bytes per job. */
   size: number;
   /** Client: jobs submitted and not yet settled at any time. */
@@ -39,7 +47,7 @@ export interface CpuUsage {
   system: number;
 }
 
-/** A client's report: every job settled, or lost after the stall timeout. */
+/** A client's report on its measured jobs: every job settled, or lost after the stall timeout. */
 export interface ClientReport {
   type: 'client';
   jobs: number;
@@ -57,9 +65,10 @@ export interface ClientReport {
   latenciesUs?: number[];
 }
 
-/** A worker's report after its `jobs`-th job. */
+/** A worker's report after its `warmup + jobs`-th job; every figure excludes the warm-up. */
 export interface WorkerReport {
   type: 'worker';
+  /** The measured jobs (`jobs`). */
   jobs: number;
   /** Payloads that failed the check (with `verify`). */
   wrong: number;
@@ -70,12 +79,14 @@ export interface WorkerReport {
 
 export type DriverMessage =
   | { type: 'ready' }
+  /** Client: the warm-up is over (or there was none); the measured phase starts now. */
+  | { type: 'measuring' }
   | { type: 'listening'; host: string; port: number }
   | { type: 'error'; message: string }
   | ClientReport
   | WorkerReport;
 
-const MESSAGE_TYPES = new Set(['ready', 'listening', 'error', 'client', 'worker']);
+const MESSAGE_TYPES = new Set(['ready', 'measuring', 'listening', 'error', 'client', 'worker']);
 
 /** Parses one stdout line, or returns undefined when it is not a driver message. */
 export function parseMessage(line: string): DriverMessage | undefined {
@@ -107,15 +118,17 @@ export function fromArgs(argv: readonly string[]): DriverConfig {
   }
   const text = (key: string, fallback: string): string => raw.get(key) ?? fallback;
   const number = (key: string, fallback: number): number => Number(raw.get(key) ?? fallback);
+  const mode = text('mode', 'fg') === 'bg' ? 'bg' : 'fg';
   return {
     role: text('role', 'client') === 'worker' ? 'worker' : 'client',
     host: text('host', '127.0.0.1'),
     port: number('port', 4730),
     fn: text('fn', 'echo'),
     jobs: number('jobs', 1000),
+    warmup: mode === 'bg' ? 0 : number('warmup', 0),
     size: number('size', 16),
     inflight: number('inflight', 1),
-    mode: text('mode', 'fg') === 'bg' ? 'bg' : 'fg',
+    mode,
     payload: text('payload', 'ascii') === 'bytes' ? 'bytes' : 'ascii',
     connections: number('connections', 1),
     concurrency: number('concurrency', 1),

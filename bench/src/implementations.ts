@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type ImplementationId = 'ours' | 'c' | 'gearmanode' | 'abraxas' | 'perl';
+export type ImplementationId =
+  | 'ours'
+  | 'ours-c8'
+  | 'c'
+  | 'gearmanode'
+  | 'abraxas'
+  | 'abraxas-c8'
+  | 'perl'
+  | 'floor';
 
 /** One implementation's driver command, or why it is skipped. */
 export type Prepared = { command: string[] } | { skip: string };
@@ -18,6 +26,11 @@ export interface Implementation {
   id: ImplementationId;
   /** Column heading in the report. */
   label: string;
+  /**
+   * Worker jobs in progress per connection, fixed for this entry; without it the run's
+   * `--concurrency` applies. Still one connection per worker in B1: the library's own setting.
+   */
+  concurrency?: number;
   /** Builds what is needed and returns the driver command (role etc. are appended). */
   prepare(): Prepared;
 }
@@ -60,14 +73,21 @@ function missing(paths: readonly string[]): string | undefined {
   return paths.find((path) => !existsSync(join(REPO_DIR, path)));
 }
 
+function prepareOurs(): Prepared {
+  const absent = missing(['packages/client/src/index.ts', 'packages/worker/src/index.ts']);
+  return absent ? { skip: `${absent} does not exist yet` } : { command: nodeDriver('ours.ts') };
+}
+
+/** The worker concurrency of the `-c8` entries: the worker README's own example. */
+const WORKER_CONCURRENCY = 8;
+
 export const IMPLEMENTATIONS: readonly Implementation[] = [
+  { id: 'ours', label: 'gearmanode (ours)', prepare: prepareOurs },
   {
-    id: 'ours',
-    label: 'gearmanode (ours)',
-    prepare() {
-      const absent = missing(['packages/client/src/index.ts', 'packages/worker/src/index.ts']);
-      return absent ? { skip: `${absent} does not exist yet` } : { command: nodeDriver('ours.ts') };
-    },
+    id: 'ours-c8',
+    label: 'gearmanode (ours), concurrency 8',
+    concurrency: WORKER_CONCURRENCY,
+    prepare: prepareOurs,
   },
   { id: 'c', label: 'C libgearman', prepare: compileC },
   {
@@ -78,6 +98,12 @@ export const IMPLEMENTATIONS: readonly Implementation[] = [
   {
     id: 'abraxas',
     label: 'abraxas 2.1.10',
+    prepare: () => ({ command: nodeDriver('abraxas.ts') }),
+  },
+  {
+    id: 'abraxas-c8',
+    label: 'abraxas 2.1.10, maxJobs 8',
+    concurrency: WORKER_CONCURRENCY,
     prepare: () => ({ command: nodeDriver('abraxas.ts') }),
   },
   {
@@ -95,6 +121,12 @@ export const IMPLEMENTATIONS: readonly Implementation[] = [
       }
       return { command: ['perl', join(BENCH_DIR, 'drivers/perl/driver.pl')] };
     },
+  },
+  {
+    // Not a library: the least any Node library costs (drivers/floor.ts).
+    id: 'floor',
+    label: 'Node floor (no library)',
+    prepare: () => ({ command: nodeDriver('floor.ts') }),
   },
 ];
 

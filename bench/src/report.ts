@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import type { ImplementationId } from './implementations.ts';
 import type { RunResult } from './runner.ts';
-import { describeScenario, type Scenario } from './scenarios.ts';
+import { describeScenario, type Scenario, warmupCount } from './scenarios.ts';
 import type { ServerKind } from './server.ts';
 import { median } from './stats.ts';
 
@@ -32,6 +32,8 @@ export interface Report {
   command: string;
   runs: number;
   quick: boolean;
+  /** False under `--no-warmup`: cold figures. */
+  warmup: boolean;
   implementations: { id: ImplementationId; label: string; skipped?: string }[];
   cells: Cell[];
 }
@@ -145,10 +147,20 @@ export function markdown(report: Report, scenarios: readonly Scenario[]): string
   const servers = [...new Set(report.cells.map((cell) => cell.server))];
   const find = (server: ServerKind, scenario: Scenario, impl: ImplementationId) =>
     report.cells.find((c) => c.server === server && c.scenario === scenario.id && c.impl === impl);
+  const sizing = { quick: report.quick, warmup: report.warmup };
+  const warmed = scenarios
+    .filter((s) => warmupCount(s, sizing) > 0)
+    .map((s) => `${s.id} ${integer.format(warmupCount(s, sizing))}`);
   const out: string[] = [
     `Measured ${report.date} on ${report.machine.cores} cores (${report.machine.cpu}), ` +
       `Node ${report.machine.node}, ${report.machine.gearmand}; ` +
       `medians of ${report.runs} run(s)${report.quick ? ', --quick (fewer jobs)' : ''}.`,
+    report.warmup
+      ? warmed.length > 0
+        ? `Warm-up jobs run first (${warmed.join(', ')}), the same for every implementation; ` +
+          'no figure counts them (rates, latencies, CPU).'
+        : 'No warm-up in these scenarios.'
+      : 'No warm-up (--no-warmup): cold figures, from the first job on.',
     `Command: \`${report.command}\``,
   ];
   for (const server of servers) {
@@ -162,7 +174,7 @@ export function markdown(report: Report, scenarios: readonly Scenario[]): string
         scenarios.map((s) => {
           const unit = UNITS[s.metric] + (s.id === 'A' ? ' (p99 ms)' : '');
           return [
-            `${s.id}: ${describeScenario(s, report.quick)}${unit ? `, ${unit}` : ''}`,
+            `${s.id}: ${describeScenario(s, sizing)}${unit ? `, ${unit}` : ''}`,
             ...impls.map((impl) => headline(s, find(server, s, impl.id))),
           ];
         }),

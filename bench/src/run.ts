@@ -21,20 +21,29 @@ import {
   summarize,
 } from './report.ts';
 import { type RunResult, runOnce } from './runner.ts';
-import { describeScenario, SCENARIOS, type Scenario, selectScenarios } from './scenarios.ts';
+import {
+  describeScenario,
+  SCENARIOS,
+  type Scenario,
+  type Sizing,
+  selectScenarios,
+} from './scenarios.ts';
 import { embeddedUnavailable, type ServerKind } from './server.ts';
 
 const HELP = `Usage: pnpm bench [flags]
 
   --scenario A,B1,B4,C,D,X   scenarios to run (default: all)
-  --impl ours,c,gearmanode,abraxas,perl
-                             implementations (default: all; unavailable ones are skipped)
+  --impl ours,ours-c8,c,gearmanode,abraxas,abraxas-c8,perl,floor
+                             implementations (default: all; unavailable ones are skipped);
+                             the -c8 entries run their worker with 8 jobs per connection
   --server gearmand|embedded|both
                              server under test (default: both; embedded when it exists)
   --runs N                   runs per scenario, reported as medians (default: 3)
   --quick                    fewer jobs and 1 run: a smoke test, not a measurement
+  --no-warmup                no warm-up jobs before the measured ones (default: A 1,000,
+                             B1 and B4 5,000, a tenth with --quick): cold figures
   --concurrency N            worker jobs in progress per connection, where the library has
-                             the setting (ours, abraxas; default: 1)
+                             the setting (ours, abraxas; default: 1; the -c8 entries keep 8)
   --no-codec                 skip the @gearmanode/protocol codec micro-benchmark
 `;
 
@@ -45,6 +54,7 @@ const { values: flags } = parseArgs({
     server: { type: 'string', default: 'both' },
     runs: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    'no-warmup': { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '1' },
     'no-codec': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -69,6 +79,7 @@ const implementations = selectImplementations(
 const runs = Number(flags.runs ?? (flags.quick ? 1 : 3));
 const concurrency = Number(flags.concurrency);
 const servers = chooseServers(flags.server);
+const sizing: Sizing = { quick: flags.quick, warmup: !flags['no-warmup'] };
 
 function chooseServers(choice: string): ServerKind[] {
   const embeddedMissing = embeddedUnavailable();
@@ -137,7 +148,7 @@ const cells: Cell[] = [];
 for (const serverKind of servers) {
   for (const scenario of scenarios) {
     console.log(
-      `\n== ${serverKind}, scenario ${scenario.id}: ${describeScenario(scenario, flags.quick)}`,
+      `\n== ${serverKind}, scenario ${scenario.id}: ${describeScenario(scenario, sizing)}`,
     );
     const byImpl = new Map<Implementation, RunResult[]>(runnable.map((p) => [p.impl, []]));
     // Runs interleave the implementations, so that a noisy moment hits them all alike.
@@ -145,8 +156,8 @@ for (const serverKind of servers) {
       for (const { impl, command } of runnable) {
         const result = await runOnce(scenario, command!, {
           serverKind,
-          quick: flags.quick,
-          concurrency,
+          ...sizing,
+          concurrency: impl.concurrency ?? concurrency,
         });
         byImpl.get(impl)!.push(result);
         console.log(`  run ${run}  ${impl.label.padEnd(28)} ${describeRun(scenario, result)}`);
@@ -170,6 +181,7 @@ const report: Report = {
   command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
   runs,
   quick: flags.quick,
+  warmup: sizing.warmup,
   implementations: prepared.map(({ impl, skip }) => ({
     id: impl.id,
     label: impl.label,

@@ -10,7 +10,7 @@ import {
   type WorkerReport,
 } from './driver-protocol.ts';
 import { BENCH_DIR } from './implementations.ts';
-import type { Scenario } from './scenarios.ts';
+import { jobCount, type Scenario, type Sizing, warmupCount } from './scenarios.ts';
 import { type BenchServer, processCpuUs, type ServerKind, startServer } from './server.ts';
 import { percentile } from './stats.ts';
 
@@ -50,11 +50,9 @@ let runCounter = 0;
 const cpu = (report: ClientReport | WorkerReport): number =>
   report.cpuUs.user + report.cpuUs.system;
 
-/** How to run a scenario. */
-export interface RunOptions {
+/** How to run a scenario: `quick` (its `quickJobs`), `warmup` (false: none at all). */
+export interface RunOptions extends Sizing {
   serverKind: ServerKind;
-  /** Use the scenario's `quickJobs`. */
-  quick: boolean;
   /** Worker concurrency per connection, for the libraries that have the setting. */
   concurrency: number;
 }
@@ -63,7 +61,7 @@ export interface RunOptions {
 export async function runOnce(
   scenario: Scenario,
   command: readonly string[],
-  { serverKind, quick, concurrency }: RunOptions,
+  { serverKind, concurrency, ...sizing }: RunOptions,
 ): Promise<RunResult> {
   let server: BenchServer;
   try {
@@ -71,13 +69,14 @@ export async function runOnce(
   } catch (error) {
     return failure(`the ${serverKind} server did not start: ${messageOf(error)}`);
   }
-  const jobs = quick ? scenario.quickJobs : scenario.jobs;
+  const jobs = jobCount(scenario, sizing);
   const base: DriverConfig = {
     role: 'client',
     host: server.host,
     port: server.port,
     fn: `bench_${scenario.id}_${process.pid}_${++runCounter}`,
     jobs,
+    warmup: warmupCount(scenario, sizing),
     size: scenario.size,
     inflight: scenario.inflight,
     mode: scenario.mode,
@@ -97,9 +96,11 @@ export async function runOnce(
       const workerProcess = spawnDriver('worker');
       drivers.push(workerProcess);
       await workerProcess.next('ready', READY_MS);
-      const cpuBefore = processCpuUs(server.pid);
       const clientProcess = spawnDriver('client');
       drivers.push(clientProcess);
+      // The server's CPU counts from the end of the client's warm-up, like the drivers' own.
+      await clientProcess.next('measuring', RUN_MS);
+      const cpuBefore = processCpuUs(server.pid);
       client = await clientProcess.next('client', RUN_MS);
       serverCpu = processCpuUs(server.pid) - cpuBefore;
       // After lost jobs the worker never reaches its count: the client's report says why.
@@ -109,9 +110,10 @@ export async function runOnce(
         return undefined;
       });
     } else {
-      const cpuBefore = processCpuUs(server.pid);
       const clientProcess = spawnDriver('client');
       drivers.push(clientProcess);
+      await clientProcess.next('measuring', RUN_MS);
+      const cpuBefore = processCpuUs(server.pid);
       client = await clientProcess.next('client', RUN_MS);
       const workerProcess = spawnDriver('worker');
       drivers.push(workerProcess);

@@ -1,6 +1,8 @@
 /**
  * The scenarios of issue 9. Each one runs an echo worker and a client against a fresh server;
- * every result is checked against its input.
+ * every result is checked against its input. Foreground scenarios start with warm-up jobs that
+ * no figure counts, the same for every implementation, so that JIT-compiled runtimes are
+ * measured in their steady state.
  */
 
 /** What one scenario asks of the client and worker drivers. */
@@ -11,6 +13,13 @@ export interface Scenario {
   jobs: number;
   /** Jobs under `--quick`. */
   quickJobs: number;
+  /**
+   * Jobs run before the measured ones and counted in no figure; foreground scenarios only (a
+   * background scenario's queue must hold exactly its measured jobs).
+   */
+  warmup: number;
+  /** Warm-up jobs under `--quick`: a tenth, so that the path is exercised. */
+  quickWarmup: number;
   /** Payload bytes per job. */
   size: number;
   /** Jobs the client keeps submitted and unsettled. */
@@ -33,6 +42,8 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'jobs one at a time',
     jobs: 5_000,
     quickJobs: 500,
+    warmup: 1_000,
+    quickWarmup: 100,
     size: 16,
     inflight: 1,
     connections: 1,
@@ -45,6 +56,8 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'jobs, 256 in flight, 1 worker connection',
     jobs: 50_000,
     quickJobs: 5_000,
+    warmup: 5_000,
+    quickWarmup: 500,
     size: 16,
     inflight: 256,
     connections: 1,
@@ -57,6 +70,8 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'jobs, 256 in flight, 4 worker connections',
     jobs: 50_000,
     quickJobs: 5_000,
+    warmup: 5_000,
+    quickWarmup: 500,
     size: 16,
     inflight: 256,
     connections: 4,
@@ -69,6 +84,8 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'background submits (256 in flight), then a 1-connection drain',
     jobs: 50_000,
     quickJobs: 5_000,
+    warmup: 0,
+    quickWarmup: 0,
     size: 16,
     inflight: 256,
     connections: 1,
@@ -81,6 +98,8 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'jobs of 1 MiB, 8 in flight',
     jobs: 200,
     quickJobs: 20,
+    warmup: 0,
+    quickWarmup: 0,
     size: MiB,
     inflight: 8,
     connections: 1,
@@ -93,6 +112,8 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'jobs of 4 KiB holding every byte value, 8 in flight',
     jobs: 64,
     quickJobs: 64,
+    warmup: 0,
+    quickWarmup: 0,
     size: 4 * KiB,
     inflight: 8,
     connections: 1,
@@ -113,8 +134,33 @@ export function selectScenarios(ids: readonly string[]): Scenario[] {
   });
 }
 
-/** The scenario's title with the number of jobs it runs, e.g. `5,000 jobs one at a time`. */
-export function describeScenario(scenario: Scenario, quick: boolean): string {
-  const jobs = quick ? scenario.quickJobs : scenario.jobs;
-  return `${new Intl.NumberFormat('en-US').format(jobs)} ${scenario.title}`;
+/** How the scenarios are sized for a run. */
+export interface Sizing {
+  /** `--quick`: the `quickJobs` and `quickWarmup` counts. */
+  quick: boolean;
+  /** False under `--no-warmup`: no warm-up anywhere, cold figures. */
+  warmup: boolean;
+}
+
+/** The measured jobs of a run. */
+export function jobCount(scenario: Scenario, { quick }: Sizing): number {
+  return quick ? scenario.quickJobs : scenario.jobs;
+}
+
+/** The warm-up jobs of a run: 0 under `--no-warmup` and for background scenarios. */
+export function warmupCount(scenario: Scenario, { quick, warmup }: Sizing): number {
+  if (!warmup || scenario.mode !== 'fg') return 0;
+  return quick ? scenario.quickWarmup : scenario.warmup;
+}
+
+const count = new Intl.NumberFormat('en-US');
+
+/**
+ * The scenario's title with the number of jobs it runs and its warm-up, e.g.
+ * `5,000 jobs one at a time, after 1,000 warm-up jobs`.
+ */
+export function describeScenario(scenario: Scenario, sizing: Sizing): string {
+  const warmup = warmupCount(scenario, sizing);
+  const after = warmup > 0 ? `, after ${count.format(warmup)} warm-up jobs` : '';
+  return `${count.format(jobCount(scenario, sizing))} ${scenario.title}${after}`;
 }

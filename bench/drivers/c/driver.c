@@ -2,12 +2,14 @@
  * Benchmark driver on libgearman (Debian's libgearman-dev), speaking the driver protocol of
  * bench/src/driver-protocol.ts: key=value arguments in, one JSON object per line out.
  *
- *   driver role=client host=H port=P fn=F jobs=N size=S inflight=K mode=fg|bg payload=ascii|bytes
- *   driver role=worker host=H port=P fn=F jobs=N size=S connections=C verify=0|1 payload=...
+ *   driver role=client host=H port=P fn=F jobs=N warmup=W size=S inflight=K mode=fg|bg payload=...
+ *   driver role=worker host=H port=P fn=F jobs=N warmup=W size=S connections=C verify=0|1 ...
  *
  * The client keeps `inflight` tasks queued with gearman_client_add_task() and adds the next
- * one from the completion callback; with inflight=1 it calls gearman_client_do() per job.
- * The worker runs one gearman_worker_st per connection, each on its own thread.
+ * one from the completion callback; with inflight=1 it calls gearman_client_do() per job. It
+ * runs `warmup` jobs that way first (any lost, failed or wrong one is an error), then the
+ * measured `jobs`. The worker runs one gearman_worker_st per connection, each on its own
+ * thread; its CPU and first-job time start again after the `warmup`-th job.
  *
  * libgearman caps every socket's SO_SNDBUF and SO_RCVBUF at 32 KiB (GEARMAN_DEFAULT_SOCKET_*_SIZE,
  * with no API to change it), which holds scenario D to a few MB/s. The setsockopt() below
@@ -34,6 +36,7 @@ static const char *host = "127.0.0.1";
 static int port = 4730;
 static const char *fn = "echo";
 static long jobs = 1000;
+static long warmup = 0; /* foreground only: forced to 0 with mode=bg */
 static long size = 16;
 static long inflight = 1;
 static long connections = 1;
@@ -92,7 +95,8 @@ static void fail(const char *what, const char *detail) {
 /* ---------- client ---------- */
 
 static gearman_client_st client;
-static long next_job = 0, settled = 0, ok = 0, wrong = 0, failed = 0;
+/* One phase (warm-up or measured) of `phase_jobs` jobs; run_phase() resets the counters. */
+static long phase_jobs = 0, next_job = 0, settled = 0, ok = 0, wrong = 0, failed = 0;
 static double *started, *latency_us;
 static char **payloads;
 
@@ -117,7 +121,7 @@ static void settle(gearman_task_st *task, int result_ok) {
   free(payloads[i]);
   payloads[i] = NULL;
   settled++;
-  if (next_job < jobs) add_next();
+  if (next_job < phase_jobs) add_next();
 }
 
 static gearman_return_t on_complete(gearman_task_st *task) {
@@ -149,23 +153,13 @@ static void print_latencies(void) {
   printf("]");
 }
 
-static int run_client(void) {
-  if (gearman_client_create(&client) == NULL) fail("gearman_client_create", "");
-  if (gearman_client_add_server(&client, host, port) != GEARMAN_SUCCESS)
-    fail("add_server", gearman_client_error(&client));
-  gearman_client_add_options(&client, GEARMAN_CLIENT_FREE_TASKS);
-  gearman_client_set_complete_fn(&client, on_complete);
-  gearman_client_set_created_fn(&client, on_created);
-  gearman_client_set_fail_fn(&client, on_fail);
-  gearman_client_set_exception_fn(&client, on_fail);
-  started = calloc(jobs, sizeof *started);
-  latency_us = calloc(jobs, sizeof *latency_us);
-  payloads = calloc(jobs, sizeof *payloads);
-
-  double user0 = cpu_us(1), system0 = cpu_us(0), t0 = now_ms();
+/* Runs jobs 0..count-1 and checks each result; latency_us[i] gets job i's latency. */
+static void run_phase(long count) {
+  phase_jobs = count;
+  next_job = settled = ok = wrong = failed = 0;
   if (inflight <= 1 && !background) {
     char *payload = malloc(size);
-    for (long i = 0; i < jobs; i++) {
+    for (long i = 0; i < count; i++) {
       fill_payload(payload, i, size);
       double t = now_ms();
       size_t length = 0;
@@ -177,15 +171,45 @@ static int run_client(void) {
       else wrong++;
       free(result);
     }
-    settled = jobs;
+    free(payload);
+    settled = count;
   } else {
-    while (next_job < jobs && next_job < inflight) add_next();
-    while (settled < jobs) {
+    while (next_job < count && next_job < inflight) add_next();
+    while (settled < count) {
       gearman_return_t ret = gearman_client_run_tasks(&client);
       if (ret != GEARMAN_SUCCESS) fail("run_tasks", gearman_client_error(&client));
-      if (settled < jobs && next_job >= jobs) break; /* nothing left to run: jobs were lost */
+      if (settled < count && next_job >= count) break; /* nothing left to run: jobs were lost */
     }
   }
+}
+
+static int run_client(void) {
+  if (gearman_client_create(&client) == NULL) fail("gearman_client_create", "");
+  if (gearman_client_add_server(&client, host, port) != GEARMAN_SUCCESS)
+    fail("add_server", gearman_client_error(&client));
+  gearman_client_add_options(&client, GEARMAN_CLIENT_FREE_TASKS);
+  gearman_client_set_complete_fn(&client, on_complete);
+  gearman_client_set_created_fn(&client, on_created);
+  gearman_client_set_fail_fn(&client, on_fail);
+  gearman_client_set_exception_fn(&client, on_fail);
+  long slots = jobs > warmup ? jobs : warmup;
+  started = calloc(slots, sizeof *started);
+  latency_us = calloc(slots, sizeof *latency_us);
+  payloads = calloc(slots, sizeof *payloads);
+
+  if (warmup > 0) {
+    run_phase(warmup);
+    if (ok != warmup) {
+      char detail[128];
+      snprintf(detail, sizeof detail, "%ld lost, %ld failed, %ld wrong of %ld jobs",
+               warmup - settled, failed, wrong, warmup);
+      fail("warm-up", detail);
+    }
+  }
+  printf("{\"type\":\"measuring\"}\n");
+  fflush(stdout);
+  double user0 = cpu_us(1), system0 = cpu_us(0), t0 = now_ms();
+  run_phase(jobs);
   double elapsed = now_ms() - t0;
   printf("{\"type\":\"client\",\"jobs\":%ld,\"ok\":%ld,\"wrong\":%ld,\"failed\":%ld,"
          "\"lost\":%ld,\"elapsedMs\":%.3f,\"cpuUs\":{\"user\":%.0f,\"system\":%.0f}",
@@ -202,6 +226,8 @@ static int run_client(void) {
 static long handled = 0, worker_wrong = 0;
 static unsigned char *seen;
 static double first_job_ms = 0, last_job_ms = 0;
+/* CPU at the start of the measured jobs: at "ready", then again after the warm-up's last job. */
+static double worker_user0, worker_system0;
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
 
@@ -229,7 +255,18 @@ static gearman_return_t echo(gearman_job_st *job, void *context) {
   size_t length = gearman_job_workload_size(job);
   if (verify) check_payload(data, length);
   gearman_return_t ret = gearman_job_send_complete(job, data, length);
-  if (__atomic_add_fetch(&handled, 1, __ATOMIC_RELAXED) == jobs) {
+  long count = __atomic_add_fetch(&handled, 1, __ATOMIC_RELAXED);
+  if (count == warmup) {
+    /* The client submits no measured job before every warm-up result is back. getrusage()
+       is process-wide; the lock orders these writes before the report's reads. */
+    pthread_mutex_lock(&done_lock);
+    worker_user0 = cpu_us(1);
+    worker_system0 = cpu_us(0);
+    double zero_ms = 0;
+    __atomic_store(&first_job_ms, &zero_ms, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&done_lock);
+  }
+  if (count == warmup + jobs) {
     pthread_mutex_lock(&done_lock);
     last_job_ms = now_ms();
     pthread_cond_signal(&done_cond);
@@ -261,7 +298,8 @@ static int run_worker(void) {
     /* ECHO_REQ opens the connection now, so that "ready" means connected. */
     if (gearman_worker_echo(w, "ready", 5) != GEARMAN_SUCCESS) fail("echo", gearman_worker_error(w));
   }
-  double user0 = cpu_us(1), system0 = cpu_us(0);
+  worker_user0 = cpu_us(1);
+  worker_system0 = cpu_us(0);
   printf("{\"type\":\"ready\"}\n");
   fflush(stdout);
   for (long c = 0; c < connections; c++) {
@@ -273,7 +311,8 @@ static int run_worker(void) {
   pthread_mutex_unlock(&done_lock);
   printf("{\"type\":\"worker\",\"jobs\":%ld,\"wrong\":%ld,\"elapsedMs\":%.3f,"
          "\"cpuUs\":{\"user\":%.0f,\"system\":%.0f}}\n",
-         handled, worker_wrong, last_job_ms - first_job_ms, cpu_us(1) - user0, cpu_us(0) - system0);
+         jobs, worker_wrong, last_job_ms - first_job_ms, cpu_us(1) - worker_user0,
+         cpu_us(0) - worker_system0);
   fflush(stdout);
   /* Stay connected until the runner closes stdin, then exit without tearing down the threads. */
   char buffer[256];
@@ -294,6 +333,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(key, "port")) port = atoi(value);
     else if (!strcmp(key, "fn")) fn = value;
     else if (!strcmp(key, "jobs")) jobs = atol(value);
+    else if (!strcmp(key, "warmup")) warmup = atol(value);
     else if (!strcmp(key, "size")) size = atol(value);
     else if (!strcmp(key, "inflight")) inflight = atol(value);
     else if (!strcmp(key, "connections")) connections = atol(value);
@@ -301,5 +341,6 @@ int main(int argc, char **argv) {
     else if (!strcmp(key, "payload")) bytes_payload = !strcmp(value, "bytes");
     else if (!strcmp(key, "verify")) verify = !strcmp(value, "1");
   }
+  if (background) warmup = 0; /* a background queue holds exactly the measured jobs */
   return !strcmp(role, "worker") ? run_worker() : run_client();
 }

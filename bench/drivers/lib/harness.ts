@@ -42,18 +42,32 @@ export interface ClientCalls {
   submitBackground(payload: Buffer): Promise<unknown>;
 }
 
+/** What one phase of the client (warm-up or measured) ended with. */
+interface Phase {
+  ok: number;
+  wrong: number;
+  failed: number;
+  /** Jobs with no answer when the phase stalled. */
+  lost: number;
+}
+
 /**
- * Submits `config.jobs` jobs, `config.inflight` at a time, checks every result against its
- * payload, prints the `client` report and exits the process.
+ * Submits jobs `0..count-1`, `cfg.inflight` at a time, and checks every result against its
+ * payload. Records each job's latency in `latencies` when given. Gives up after `STALL_MS`
+ * without a settled job; the jobs then unsettled count as lost.
  */
-export async function runClient(cfg: DriverConfig, calls: ClientCalls): Promise<never> {
-  const latencies: number[] = new Array(cfg.jobs).fill(0);
+async function runPhase(
+  cfg: DriverConfig,
+  calls: ClientCalls,
+  count: number,
+  latencies?: number[],
+): Promise<Phase> {
   const counts = { ok: 0, wrong: 0, failed: 0 };
   let next = 0;
   let lastSettled = performance.now();
 
   const lane = async (): Promise<void> => {
-    while (next < cfg.jobs) {
+    while (next < count) {
       const index = next++;
       const input = payload(index, cfg.size, cfg.payload);
       const started = performance.now();
@@ -71,18 +85,17 @@ export async function runClient(cfg: DriverConfig, calls: ClientCalls): Promise<
         counts.failed++; // counted, not thrown: the report says how many failed
       }
       lastSettled = performance.now();
-      latencies[index] = (lastSettled - started) * 1000;
+      if (latencies !== undefined) latencies[index] = (lastSettled - started) * 1000;
     }
   };
 
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  const all = Promise.all(Array.from({ length: Math.min(cfg.inflight, cfg.jobs) }, lane));
+  const all = Promise.all(Array.from({ length: Math.min(cfg.inflight, count) }, lane));
   let stalled = false;
   await new Promise<void>((resolve) => {
     const watchdog = setInterval(() => {
       if (performance.now() - lastSettled > STALL_MS) {
         stalled = true;
+        clearInterval(watchdog);
         resolve();
       }
     }, 1000);
@@ -91,11 +104,39 @@ export async function runClient(cfg: DriverConfig, calls: ClientCalls): Promise<
       resolve();
     });
   });
+  const lost = stalled ? count - counts.ok - counts.wrong - counts.failed : 0;
+  return { ...counts, lost };
+}
+
+/**
+ * Runs `cfg.warmup` jobs unmeasured, then `cfg.jobs` measured ones, both `cfg.inflight` at a
+ * time with every result checked against its payload; prints the `client` report on the
+ * measured jobs and exits the process. A warm-up job that is lost, failed or wrong ends the
+ * run with an `error` message instead: no job may go missing unnoticed.
+ */
+export async function runClient(cfg: DriverConfig, calls: ClientCalls): Promise<never> {
+  if (cfg.warmup > 0) {
+    const warm = await runPhase(cfg, calls, cfg.warmup);
+    const problems = (['lost', 'failed', 'wrong'] as const)
+      .filter((key) => warm[key] > 0)
+      .map((key) => `${warm[key]} ${key}`);
+    if (problems.length > 0) {
+      await send({
+        type: 'error',
+        message: `warm-up: ${problems.join(', ')} of ${cfg.warmup} jobs`,
+      });
+      process.exit(1);
+    }
+  }
+  const latencies: number[] = new Array(cfg.jobs).fill(0);
+  await send({ type: 'measuring' });
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const measured = await runPhase(cfg, calls, cfg.jobs, latencies);
   const report: ClientReport = {
     type: 'client',
     jobs: cfg.jobs,
-    ...counts,
-    lost: stalled ? cfg.jobs - counts.ok - counts.wrong - counts.failed : 0,
+    ...measured,
     elapsedMs: performance.now() - started,
     cpuUs: cpuSince(cpu),
     ...(cfg.mode === 'fg' ? { latenciesUs: latencies.map((us) => Math.round(us * 10) / 10) } : {}),
@@ -116,10 +157,13 @@ export interface WorkerHarness {
 }
 
 /**
- * Creates the worker bookkeeping: after `config.jobs` completions it prints the `worker` report,
- * then the process waits for its stdin to close and exits.
+ * Creates the worker bookkeeping. The first `config.warmup` completions are the client's
+ * warm-up: after them the CPU clock and the first-job time start again. After `config.jobs`
+ * more it prints the `worker` report on those, then the process waits for its stdin to close
+ * and exits.
  */
 export function workerHarness(cfg: DriverConfig): WorkerHarness {
+  const total = cfg.warmup + cfg.jobs;
   const seen = new Uint8Array(cfg.jobs);
   let cpu = process.cpuUsage();
   let first = 0;
@@ -145,10 +189,15 @@ export function workerHarness(cfg: DriverConfig): WorkerHarness {
     },
     completed() {
       handled++;
-      if (handled !== cfg.jobs) return;
+      if (handled === cfg.warmup) {
+        // The client submits no measured job before every warm-up result is back.
+        cpu = process.cpuUsage();
+        first = 0;
+      }
+      if (handled !== total) return;
       const report: WorkerReport = {
         type: 'worker',
-        jobs: handled,
+        jobs: handled - cfg.warmup,
         wrong,
         elapsedMs: performance.now() - first,
         cpuUs: cpuSince(cpu),

@@ -1,0 +1,127 @@
+/**
+ * The Node floor: not a library, a yardstick. The fewest lines of Node that speak enough Gearman
+ * for the foreground scenarios, run through the same harness as every Node driver: no option
+ * checks, no reconnect, no timeouts, no retries, no events, one connection per role. Whatever a
+ * Gearman library for Node does, it pays at least this: the figures of this column are what
+ * Node itself costs on this machine, and the gap between it and C is no library's doing.
+ *
+ * Worker: CAN_DO, then GRAB_JOB; NO_JOB → PRE_SLEEP; NOOP → GRAB_JOB; JOB_ASSIGN → one write of
+ * WORK_COMPLETE and the next GRAB_JOB (libgearman's cycle). Client: SUBMIT_JOB per job, results
+ * matched by handle (JOB_CREATED comes back in submission order on one connection).
+ */
+import { Buffer } from 'node:buffer';
+import net from 'node:net';
+import { config, runClient, send, workerHarness } from './lib/harness.ts';
+
+const cfg = config();
+const REQ = 0x00524551; // "\0REQ"
+const HEADER = 12;
+const [CAN_DO, PRE_SLEEP, NOOP, SUBMIT_JOB, JOB_CREATED, GRAB_JOB, NO_JOB, JOB_ASSIGN] = [
+  1, 4, 6, 7, 8, 9, 10, 11,
+];
+const WORK_COMPLETE = 13;
+
+function packet(type: number, ...fields: (string | Buffer)[]): Buffer {
+  const parts = fields.map((field) => (typeof field === 'string' ? Buffer.from(field) : field));
+  const size = parts.reduce((sum, part) => sum + part.length, 0) + Math.max(0, parts.length - 1);
+  const out = Buffer.allocUnsafe(HEADER + size);
+  out.writeUInt32BE(REQ, 0);
+  out.writeUInt32BE(type, 4);
+  out.writeUInt32BE(size, 8);
+  let at = HEADER;
+  parts.forEach((part, i) => {
+    if (i > 0) out[at++] = 0;
+    at += part.copy(out, at);
+  });
+  return out;
+}
+
+/** Connects with Node's `onread` slab reads and calls `onPacket(type, body)` per packet. */
+function connect(onPacket: (type: number, body: Buffer) => void): Promise<net.Socket> {
+  let pending: Buffer | undefined;
+  const slab = Buffer.allocUnsafe(64 * 1024);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({
+      host: cfg.host,
+      port: cfg.port,
+      noDelay: true,
+      onread: {
+        buffer: slab,
+        callback(bytes) {
+          // A packet split across reads is copied out; slab views are only used before the next read.
+          const chunk = pending
+            ? Buffer.concat([pending, slab.subarray(0, bytes)])
+            : slab.subarray(0, bytes);
+          pending = undefined;
+          let at = 0;
+          while (chunk.length - at >= HEADER) {
+            const end = at + HEADER + chunk.readUInt32BE(at + 8);
+            if (end > chunk.length) break;
+            onPacket(chunk.readUInt32BE(at + 4), chunk.subarray(at + HEADER, end));
+            at = end;
+          }
+          if (at < chunk.length) pending = Buffer.from(chunk.subarray(at));
+          return true;
+        },
+      },
+    });
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+if (cfg.mode === 'bg' || cfg.size > 16 * 1024) {
+  // Its reads concatenate a split packet on every read: fine for small jobs, not for 1 MiB.
+  await send({ type: 'error', message: 'unsupported: the floor runs small foreground jobs' });
+  process.exit(0);
+}
+
+if (cfg.role === 'client') {
+  const byHandle = new Map<string, (result: Buffer) => void>();
+  const created: ((result: Buffer) => void)[] = [];
+  let head = 0;
+  const socket = await connect((type, body) => {
+    if (type === JOB_CREATED) {
+      byHandle.set(body.toString('latin1'), created[head++] as (result: Buffer) => void);
+      if (head === created.length) {
+        created.length = 0;
+        head = 0;
+      }
+    } else if (type === WORK_COMPLETE) {
+      const nul = body.indexOf(0);
+      const handle = body.toString('latin1', 0, nul);
+      const resolve = byHandle.get(handle);
+      byHandle.delete(handle);
+      resolve?.(Buffer.from(body.subarray(nul + 1)));
+    }
+  });
+  await runClient(cfg, {
+    submit: (payload) =>
+      new Promise((resolve) => {
+        created.push(resolve);
+        socket.write(packet(SUBMIT_JOB, cfg.fn, '', payload));
+      }),
+    submitBackground: () => Promise.reject(new Error('unsupported')),
+  });
+} else {
+  if (cfg.connections !== 1) {
+    await send({ type: 'error', message: 'unsupported: one worker connection only' });
+    process.exit(0);
+  }
+  const harness = workerHarness(cfg);
+  const grab = packet(GRAB_JOB);
+  const preSleep = packet(PRE_SLEEP);
+  const socket: net.Socket = await connect((type, body) => {
+    if (type === NOOP) socket.write(grab);
+    else if (type === NO_JOB) socket.write(preSleep);
+    else if (type === JOB_ASSIGN) {
+      const first = body.indexOf(0);
+      const second = body.indexOf(0, first + 1);
+      const result = harness.echo(body.subarray(second + 1));
+      socket.write(Buffer.concat([packet(WORK_COMPLETE, body.subarray(0, first), result), grab]));
+      harness.completed();
+    }
+  });
+  socket.write(Buffer.concat([packet(CAN_DO, cfg.fn), grab]));
+  harness.ready();
+}
