@@ -40,7 +40,7 @@ const HELP = `Usage: pnpm bench [flags]
                              server under test (default: both; embedded when it exists)
   --runs N                   runs per scenario, reported as medians (default: 3)
   --quick                    fewer jobs and 1 run: a smoke test, not a measurement
-  --no-warmup                no warm-up jobs before the measured ones (default: A 1,000,
+  --no-warmup                no warm-up jobs before the measured ones (default: A 5,000,
                              B1 and B4 5,000, a tenth with --quick): cold figures
   --concurrency N            worker jobs in progress per connection, where the library has
                              the setting (ours, abraxas; default: 1; the -c8 entries keep 8)
