@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import type { ImplementationId } from './implementations.ts';
-import type { RunResult } from './runner.ts';
+import { noFigures, type RunResult } from './runner.ts';
 import { describeScenario, type Scenario, warmupCount } from './scenarios.ts';
 import type { ServerKind } from './server.ts';
 import { median } from './stats.ts';
@@ -58,18 +58,7 @@ export function summarize(runs: readonly RunResult[]): RunResult {
   const basis = good.length > 0 ? good : runs;
   const failed = runs.find((run) => !run.ok);
   if (failed?.unsupported) return failed;
-  const result: RunResult = {
-    ok: failed === undefined,
-    ...(failed?.error !== undefined ? { error: failed.error } : {}),
-    jobsPerSec: Number.NaN,
-    mbPerSec: Number.NaN,
-    wrong: 0,
-    lost: 0,
-    failed: 0,
-    clientCpuUsPerJob: Number.NaN,
-    workerCpuUsPerJob: Number.NaN,
-    serverCpuUsPerJob: Number.NaN,
-  };
+  const result = noFigures(failed === undefined, failed?.error);
   for (const field of NUMERIC_FIELDS) {
     const values = basis.map((run) => run[field]).filter((v): v is number => v !== undefined);
     if (values.length > 0) result[field] = median(values);

@@ -172,9 +172,14 @@ function messageOf(error: unknown): string {
 }
 
 function failure(error: string): RunResult {
+  return noFigures(false, error);
+}
+
+/** A result with no figures yet: rates and CPU NaN, counts 0. */
+export function noFigures(ok: boolean, error?: string): RunResult {
   return {
-    ok: false,
-    error,
+    ok,
+    ...(error !== undefined ? { error } : {}),
     jobsPerSec: Number.NaN,
     mbPerSec: Number.NaN,
     wrong: 0,
