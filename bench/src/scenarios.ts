@@ -18,8 +18,6 @@ export interface Scenario {
    * background scenario's queue must hold exactly its measured jobs).
    */
   warmup: number;
-  /** Warm-up jobs under `--quick`: a tenth, so that the path is exercised. */
-  quickWarmup: number;
   /** Payload bytes per job. */
   size: number;
   /** Jobs the client keeps submitted and unsettled. */
@@ -45,7 +43,6 @@ export const SCENARIOS: readonly Scenario[] = [
     // As many as it measures: after 1,000, our client's and worker's code was still being
     // compiled (the jobs over 0.8 ms cluster in the next second), and C needs none.
     warmup: 5_000,
-    quickWarmup: 500,
     size: 16,
     inflight: 1,
     connections: 1,
@@ -59,7 +56,6 @@ export const SCENARIOS: readonly Scenario[] = [
     jobs: 50_000,
     quickJobs: 5_000,
     warmup: 5_000,
-    quickWarmup: 500,
     size: 16,
     inflight: 256,
     connections: 1,
@@ -73,7 +69,6 @@ export const SCENARIOS: readonly Scenario[] = [
     jobs: 50_000,
     quickJobs: 5_000,
     warmup: 5_000,
-    quickWarmup: 500,
     size: 16,
     inflight: 256,
     connections: 4,
@@ -87,7 +82,6 @@ export const SCENARIOS: readonly Scenario[] = [
     jobs: 50_000,
     quickJobs: 5_000,
     warmup: 0,
-    quickWarmup: 0,
     size: 16,
     inflight: 256,
     connections: 1,
@@ -101,7 +95,6 @@ export const SCENARIOS: readonly Scenario[] = [
     jobs: 200,
     quickJobs: 20,
     warmup: 0,
-    quickWarmup: 0,
     size: MiB,
     inflight: 8,
     connections: 1,
@@ -115,7 +108,6 @@ export const SCENARIOS: readonly Scenario[] = [
     jobs: 64,
     quickJobs: 64,
     warmup: 0,
-    quickWarmup: 0,
     size: 4 * KiB,
     inflight: 8,
     connections: 1,
@@ -138,7 +130,7 @@ export function selectScenarios(ids: readonly string[]): Scenario[] {
 
 /** How the scenarios are sized for a run. */
 export interface Sizing {
-  /** `--quick`: the `quickJobs` and `quickWarmup` counts. */
+  /** `--quick`: the `quickJobs` counts, and a tenth of the warm-up, so that its path is exercised. */
   quick: boolean;
   /** False under `--no-warmup`: no warm-up anywhere, cold figures. */
   warmup: boolean;
@@ -152,14 +144,14 @@ export function jobCount(scenario: Scenario, { quick }: Sizing): number {
 /** The warm-up jobs of a run: 0 under `--no-warmup` and for background scenarios. */
 export function warmupCount(scenario: Scenario, { quick, warmup }: Sizing): number {
   if (!warmup || scenario.mode !== 'fg') return 0;
-  return quick ? scenario.quickWarmup : scenario.warmup;
+  return quick ? Math.floor(scenario.warmup / 10) : scenario.warmup;
 }
 
 const count = new Intl.NumberFormat('en-US');
 
 /**
  * The scenario's title with the number of jobs it runs and its warm-up, e.g.
- * `5,000 jobs one at a time, after 1,000 warm-up jobs`.
+ * `5,000 jobs one at a time, after 5,000 warm-up jobs`.
  */
 export function describeScenario(scenario: Scenario, sizing: Sizing): string {
   const warmup = warmupCount(scenario, sizing);
