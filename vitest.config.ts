@@ -32,10 +32,7 @@ function integration(
 export default defineConfig({
   resolve: {
     // Tests run against src/, so no build step is needed first.
-    alias: [
-      { find: '@gearmanode/client/internal', replacement: root('packages/client/src/internal.ts') },
-      { find: /^@gearmanode\/([a-z-]+)$/, replacement: root('packages/$1/src/index.ts') },
-    ],
+    alias: [{ find: /^@gearmanode\/([a-z-]+)$/, replacement: root('packages/$1/src/index.ts') }],
   },
   test: {
     // Forks rather than threads: tests spawn and kill gearmand, and a process per worker gives

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection } from '@gearmanode/client/internal';
+import { Connection } from '@gearmanode/core';
 import { encodePacket, type Packet, PacketDecoder, type PacketOf } from '@gearmanode/protocol';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { waitFor, withTimeout } from './helpers.js';

@@ -1,9 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  Connection,
-  type ConnectionEvent,
-  type ConnectionOptions,
-} from '@gearmanode/client/internal';
+import { Connection, type ConnectionEvent, type ConnectionOptions } from '@gearmanode/core';
 import { encodePacket, type PacketOf } from '@gearmanode/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { startFakeServer } from './fake-server.js';

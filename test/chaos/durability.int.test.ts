@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, isGearmanError } from '@gearmanode/client';
-import { Connection } from '@gearmanode/client/internal';
+import { Connection } from '@gearmanode/core';
 import { createWorker } from '@gearmanode/worker';
 import { afterEach, expect, test } from 'vitest';
 import { expectIdle } from '../../packages/client/test/support/idle.js';

@@ -21,8 +21,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, createClient } from '@gearmanode/client';
-import { debugState } from '@gearmanode/client/internal';
 import { createWorker, type Worker } from '@gearmanode/worker';
+import { debugState } from '../debug-state.js';
 import { startGearmand } from '../gearmand.js';
 import { startProxy } from '../proxy.js';
 import { Ledger, ledgerHandler, report, runLoad, within } from './support.js';

@@ -1,4 +1,4 @@
-import { parseServers } from '@gearmanode/client/internal';
+import { parseServers } from '@gearmanode/core';
 import { UsageError } from './errors.js';
 
 /** The server used when neither `--servers` nor `GEARMAN_SERVERS` names one. */

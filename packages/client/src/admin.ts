@@ -1,5 +1,16 @@
 import { Buffer } from 'node:buffer';
 import {
+  Connection,
+  type ConnectionTuning,
+  checkInteger,
+  checkTimeout,
+  MAX_DELAY,
+  parseServer,
+  resolveConnectionTuning,
+  type ServerSpec,
+  type TextReplyHandler,
+} from '@gearmanode/core';
+import {
   type AdminCommand,
   type AdminCommandName,
   type AdminCommandOf,
@@ -17,9 +28,6 @@ import {
   TimeoutError,
   type WorkerInfo,
 } from '@gearmanode/protocol';
-import { Connection, type ConnectionTuning, type TextReplyHandler } from './connection.js';
-import { timeout as checkTimeout, integer, MAX_DELAY, resolveConnectionTuning } from './options.js';
-import { parseServer, type ServerSpec } from './servers.js';
 
 /** Options of `createAdmin`. */
 export interface AdminOptions
@@ -109,7 +117,7 @@ export async function createAdmin(options: AdminOptions = {}): Promise<Admin> {
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError('options', 'must be an object');
   }
-  const timeout = integer(options.timeout, 'timeout', 10_000, 1, MAX_DELAY);
+  const timeout = checkInteger(options.timeout, 'timeout', 10_000, 1, MAX_DELAY);
   const connection = new Connection({
     address: parseServer(options.server ?? '127.0.0.1:4730', 'server'),
     ...resolveConnectionTuning({

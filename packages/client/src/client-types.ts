@@ -1,4 +1,4 @@
-import type { ConnectionEvent, ConnectionState } from './connection.js';
+import type { ConnectionEvent, ConnectionState } from '@gearmanode/core';
 import type { JobRun } from './job-run.js';
 import type {
   BackgroundOptions,

@@ -1,16 +1,28 @@
 import { Buffer } from 'node:buffer';
 import {
+  type ConnectionEvent,
+  checkInteger,
+  checkPayload,
+  checkTimeout,
+  describe,
+  EventChannel,
+  MAX_DELAY,
+  tuningOf,
+} from '@gearmanode/core';
+import {
   ClosedError,
   ConnectionError,
+  checkClientId,
   type GearmanError,
   InvalidArgumentError,
   JobExceptionError,
   JobFailedError,
+  ownPayload,
   type Packet,
   type PacketInit,
   TimeoutError,
 } from '@gearmanode/protocol';
-import pRetry from 'p-retry';
+import { Admission } from './admission.js';
 import type {
   Client,
   ClientDebugState,
@@ -20,47 +32,26 @@ import type {
   JobStatus,
   UniqueJobStatus,
 } from './client-types.js';
-import {
-  Connection,
-  type ConnectionEvent,
-  formatAddress,
-  type ServerAddress,
-} from './connection.js';
 import { type AnyOptions, createSubmission } from './create-submission.js';
-import { DeadlineHeap } from './deadlines.js';
-import { EventChannel } from './event-channel.js';
 import { type JobRun, JobRunImpl } from './job-run.js';
 import { mergeStatus, statusRequest } from './job-status.js';
-import {
-  type BackgroundOptions,
-  type ClientOptions,
-  type CloseOptions,
-  checkClientId,
-  checkPayload,
-  timeout as checkTimeout,
-  describe,
-  integer,
-  MAX_DELAY,
-  type Payload,
-  type RequestOptions,
-  type ResolvedClientOptions,
-  resolveClientOptions,
-  type SubmitOptions,
-  tuningOf,
+import { isJobPacket } from './job-table.js';
+import { JobTimeouts } from './job-timeouts.js';
+import type {
+  BackgroundOptions,
+  ClientOptions,
+  CloseOptions,
+  Payload,
+  RequestOptions,
+  ResolvedClientOptions,
+  SubmitOptions,
 } from './options.js';
-import { fnv1a, type PoolMember, ServerPool } from './pool.js';
+import { resolveClientOptions } from './options.js';
+import { ServerPool } from './pool.js';
 import { PendingRequest } from './request.js';
-import {
-  CREATED,
-  DONE,
-  detach,
-  QUEUED,
-  RETRYING,
-  SENT,
-  type Submission,
-  type SubmissionOwner,
-  WaiterGroup,
-} from './submission.js';
+import { Retrier } from './retry.js';
+import { ServerLink } from './server-link.js';
+import { CREATED, DONE, SENT, type Submission, type SubmissionOwner } from './submission.js';
 
 /**
  * Creates a client. Resolves once a server is connected, or at once with `lazy: true`.
@@ -77,37 +68,23 @@ export async function createClient(options?: ClientOptions): Promise<Client> {
   return client;
 }
 
-/** The key of `debugState()`, reachable only through `@gearmanode/client/internal`. */
-export const DEBUG_STATE: unique symbol = Symbol('gearmanode.client.debugState');
-
-interface ServerEntry extends PoolMember {
-  readonly name: string;
-  readonly address: ServerAddress;
-  connection: Connection;
-  /** Created foreground jobs of the current socket, by handle (protocol.md section 4.1). */
-  readonly handles: Map<string, Submission | WaiterGroup>;
-  /** Reports the outcome of the first connect attempt to an eager `createClient`. */
-  firstAttempt: ((error: Error | undefined) => void) | undefined;
-}
+/**
+ * The key of the client's bookkeeping counts, for the project's own tests (test/support): a
+ * registered symbol, so that reaching it needs no export.
+ */
+const DEBUG_STATE = Symbol.for('gearmanode.client.debugState');
 
 class GearmanClient implements Client, SubmissionOwner {
   readonly lazy: boolean;
   readonly closed: Promise<Error | undefined>;
   readonly #options: ResolvedClientOptions;
-  readonly #entries: ServerEntry[];
-  readonly #pool: ServerPool<ServerEntry>;
-  readonly #deadlines = new DeadlineHeap<Submission>();
+  readonly #links: ServerLink[];
+  readonly #pool: ServerPool<ServerLink>;
+  readonly #admission: Admission;
+  readonly #timeouts = new JobTimeouts((submission) => this.#expire(submission));
+  readonly #retrier: Retrier;
   readonly #events = new EventChannel<ClientEvent>();
-  readonly #retrying = new Set<Submission>();
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = 0;
-  #queueHead: Submission | undefined;
-  #queueTail: Submission | undefined;
-  #queued = 0;
-  #inFlight = 0;
   #requests = 0;
-  #pumping = false;
-  #waitingDrain = false;
   #state: ClientState = 'running';
   #clientId: string | undefined;
   #closing: Promise<void> | undefined;
@@ -130,21 +107,37 @@ class GearmanClient implements Client, SubmissionOwner {
     this.#options = options;
     this.lazy = options.lazy;
     this.#clientId = options.clientId;
-    this.#entries = options.servers.map((address) => {
-      const name = formatAddress(address);
-      const entry: ServerEntry = {
-        name,
-        seed: fnv1a(name),
-        downUntil: 0,
-        address,
-        connection: undefined as unknown as Connection,
-        handles: new Map(),
-        firstAttempt: undefined,
-      };
-      entry.connection = this.#newConnection(entry);
-      return entry;
+    const tuning = tuningOf(options);
+    this.#links = options.servers.map(
+      (address) =>
+        new ServerLink(address, (link) => ({
+          address,
+          ...tuning,
+          exceptions: true,
+          setup: () =>
+            this.#clientId === undefined
+              ? []
+              : [{ type: 'SET_CLIENT_ID', clientId: this.#clientId }],
+          onPacket: (packet) => this.#onPacket(link, packet),
+          onEvent: (event) => this.#onConnectionEvent(link, event),
+        })),
+    );
+    this.#pool = new ServerPool(this.#links, options.strategy);
+    this.#admission = new Admission(options.maxInFlight, (submission) =>
+      this.#dispatch(submission),
+    );
+    const self = this;
+    this.#retrier = new Retrier(options.retry, {
+      get isClosed() {
+        return self.#state === 'closed';
+      },
+      hasServerFor: (unique) => this.#pool.pick(unique) !== undefined,
+      dispatch: (submission) => this.#dispatch(submission),
+      fail: (submission, error) => this.#fail(submission, error),
+      countRetry: () => {
+        this.#counts.retries++;
+      },
     });
-    this.#pool = new ServerPool(this.#entries, options.strategy);
     this.closed = new Promise((resolve) => {
       this.#closedResolve = resolve;
     });
@@ -158,17 +151,17 @@ class GearmanClient implements Client, SubmissionOwner {
   async connect(): Promise<void> {
     const errors = await new Promise<Error[] | undefined>((resolve) => {
       const failures: Error[] = [];
-      for (const entry of this.#entries) {
+      for (const link of this.#links) {
         let reported = false;
         const report = (error: Error | undefined): void => {
           if (reported) return;
           reported = true;
-          entry.firstAttempt = undefined;
+          link.firstAttempt = undefined;
           if (error === undefined) resolve(undefined);
-          else if (failures.push(error) === this.#entries.length) resolve(failures);
+          else if (failures.push(error) === this.#links.length) resolve(failures);
         };
-        entry.firstAttempt = report;
-        entry.connection.connect().then(
+        link.firstAttempt = report;
+        link.connection.connect().then(
           () => report(undefined),
           (error: Error) => report(error),
         );
@@ -179,13 +172,12 @@ class GearmanClient implements Client, SubmissionOwner {
     const detail = errors.map((error) => error.message).join('; ');
     throw new ConnectionError(
       `cannot connect to any job server: ${detail}`,
-      { maybeRan: false, server: this.#entries.length === 1 ? this.#entries[0]?.name : undefined },
+      { maybeRan: false, server: this.#links.length === 1 ? this.#links[0]?.name : undefined },
       { cause: errors.length === 1 ? errors[0] : new AggregateError(errors, detail) },
     );
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Submitting
+  // ---- submitting ---------------------------------------------------------------------------
 
   submit(name: string, payload: Payload, options?: SubmitOptions): Promise<never> {
     let submission: Submission;
@@ -204,7 +196,7 @@ class GearmanClient implements Client, SubmissionOwner {
   start(name: string, payload: Payload, options?: SubmitOptions): JobRun<never> {
     const run = new JobRunImpl<Buffer | string>(1000);
     try {
-      run.limit = integer(options?.maxBufferedEvents, 'maxBufferedEvents', 1000, 0, 1e9);
+      run.limit = checkInteger(options?.maxBufferedEvents, 'maxBufferedEvents', 1000, 0, 1e9);
       const submission = this.#create(name, payload, options, false);
       submission.run = run;
       this.#admit(submission);
@@ -242,27 +234,9 @@ class GearmanClient implements Client, SubmissionOwner {
   /** Starts the submission's clocks and sends it, or queues it while the slots are taken. */
   #admit(submission: Submission): void {
     this.#counts.submitted++;
-    if (submission.timeout > 0) {
-      submission.deadline = Date.now() + submission.timeout;
-      this.#deadlines.add(submission);
-      this.#armTimer();
-    }
+    if (submission.timeout > 0) this.#timeouts.start(submission);
     submission.signal?.addEventListener('abort', submission, { once: true });
-    if (
-      this.#inFlight < this.#options.maxInFlight &&
-      this.#queueHead === undefined &&
-      !this.#waitingDrain
-    ) {
-      this.#send(submission);
-    } else {
-      this.#enqueue(submission);
-    }
-  }
-
-  #send(submission: Submission): void {
-    submission.holdsSlot = true;
-    this.#inFlight++;
-    this.#dispatch(submission);
+    this.#admission.admit(submission);
   }
 
   /**
@@ -278,117 +252,47 @@ class GearmanClient implements Client, SubmissionOwner {
       return;
     }
     let lastError: GearmanError | undefined;
-    for (let tries = this.#entries.length; tries > 0; tries--) {
-      const entry = this.#pool.pick(submission.unique);
-      if (entry === undefined) break;
-      let connection: Connection;
+    for (let tries = this.#links.length; tries > 0; tries--) {
+      const link = this.#pool.pick(submission.unique);
+      if (link === undefined) break;
+      let connection: ReturnType<ServerLink['live']>;
       try {
-        connection = this.#liveConnection(entry);
+        connection = link.live();
         connection.request(packet, submission);
       } catch (error) {
         if ((error as GearmanError).code === 'ERR_CONNECTION') {
-          this.#markDown(entry);
+          link.markDown(this.#options.recoverTime);
           lastError = error as GearmanError;
           continue;
         }
         this.#fail(submission, error); // InvalidArgumentError from the encoder, ClosedError
         return;
       }
-      submission.server = entry;
+      submission.server = link;
       submission.state = SENT;
       if (connection.needsDrain) this.#waitForDrain(connection);
       return;
     }
-    this.#retryOrFail(
+    this.#retrier.retryOrFail(
       submission,
       lastError ??
-        new ConnectionError(`no job server available (${this.#entries.length} down)`, {
+        new ConnectionError(`no job server available (${this.#links.length} down)`, {
           maybeRan: false,
         }),
     );
   }
 
-  /**
-   * The entry's connection, replaced when the old one gave up. With `reconnect: false` a lost
-   * connection stays lost: throws ConnectionError (`maybeRan: false`).
-   */
-  #liveConnection(entry: ServerEntry): Connection {
-    if (entry.connection.state === 'closed' && this.#state !== 'closed') {
-      if (this.#options.reconnect === false) {
-        throw new ConnectionError(`connection to ${entry.name} was lost and reconnect is off`, {
-          maybeRan: false,
-          server: entry.name,
-        });
-      }
-      entry.connection = this.#newConnection(entry);
-    }
-    return entry.connection;
-  }
-
-  #newConnection(entry: ServerEntry): Connection {
-    const options = this.#options;
-    return new Connection({
-      address: entry.address,
-      ...tuningOf(options),
-      exceptions: true,
-      setup: () =>
-        this.#clientId === undefined ? [] : [{ type: 'SET_CLIENT_ID', clientId: this.#clientId }],
-      onPacket: (packet) => this.#onPacket(entry, packet),
-      onEvent: (event) => this.#onConnectionEvent(entry, event),
-    });
-  }
-
-  #waitForDrain(connection: Connection): void {
-    if (this.#waitingDrain) return;
-    this.#waitingDrain = true;
+  #waitForDrain(connection: ReturnType<ServerLink['live']>): void {
+    const admission = this.#admission;
+    if (admission.blocked) return;
+    admission.blocked = true;
     void connection.drained().then(() => {
-      this.#waitingDrain = false;
-      this.#pump();
+      admission.blocked = false;
+      if (this.#state !== 'closed') admission.pump();
     });
   }
 
-  #enqueue(submission: Submission): void {
-    submission.state = QUEUED;
-    submission.prev = this.#queueTail;
-    if (this.#queueTail === undefined) this.#queueHead = submission;
-    else this.#queueTail.next = submission;
-    this.#queueTail = submission;
-    this.#queued++;
-  }
-
-  #unlink(submission: Submission): void {
-    const { prev, next } = submission;
-    if (prev === undefined) this.#queueHead = next;
-    else prev.next = next;
-    if (next === undefined) this.#queueTail = prev;
-    else next.prev = prev;
-    submission.prev = undefined;
-    submission.next = undefined;
-    this.#queued--;
-  }
-
-  /** Sends queued submissions while slots are free. Not reentrant: a nested call returns. */
-  #pump(): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    try {
-      while (
-        this.#queueHead !== undefined &&
-        this.#inFlight < this.#options.maxInFlight &&
-        !this.#waitingDrain &&
-        this.#state !== 'closed'
-      ) {
-        const submission = this.#queueHead;
-        this.#unlink(submission);
-        this.#send(submission);
-      }
-    } finally {
-      this.#pumping = false;
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Replies and packets
+  // ---- replies and packets ------------------------------------------------------------------
 
   /** JOB_CREATED for a submission (SubmissionOwner). */
   jobCreated(submission: Submission, handle: string): void {
@@ -399,19 +303,9 @@ class GearmanClient implements Client, SubmissionOwner {
       }
       return;
     }
-    const entry = submission.server as ServerEntry;
     // Registered even when the caller gave up: the server sends this submission's copies of
-    // every WORK_* packet regardless, and the ghost absorbs them (see WaiterGroup).
-    const handles = entry.handles;
-    const slot = handles.get(handle);
-    if (slot === undefined) {
-      handles.set(handle, submission);
-    } else if (slot instanceof WaiterGroup) {
-      slot.list.push(submission);
-      slot.cursor = 0;
-    } else {
-      handles.set(handle, new WaiterGroup(slot, submission));
-    }
+    // every WORK_* packet regardless, and the ghost absorbs them (see JobTable).
+    (submission.server as ServerLink).jobs.add(handle, submission);
     submission.handle = handle;
     if (submission.done) return;
     submission.state = CREATED;
@@ -426,15 +320,13 @@ class GearmanClient implements Client, SubmissionOwner {
   requestFailed(submission: Submission, error: GearmanError): void {
     if (submission.done) return;
     if (error.code === 'ERR_CONNECTION') {
-      const entry = submission.server as ServerEntry | undefined;
-      if (entry !== undefined) this.#markDown(entry);
-      if ((error as ConnectionError).maybeRan) submission.mayHaveRun = true;
-      if (!(error as ConnectionError).maybeRan && this.#state !== 'closed') {
-        // PROTOCOL: nothing reached the server, so any server may take it.
-        this.#dispatch(submission);
-      } else {
-        this.#retryOrFail(submission, error);
-      }
+      const link = submission.server as ServerLink | undefined;
+      link?.markDown(this.#options.recoverTime);
+      const maybeRan = (error as ConnectionError).maybeRan;
+      if (maybeRan) submission.mayHaveRun = true;
+      // Nothing reached the server, so any server may take it.
+      if (!maybeRan && this.#state !== 'closed') this.#dispatch(submission);
+      else this.#retrier.retryOrFail(submission, error);
       return;
     }
     this.#fail(submission, error);
@@ -447,43 +339,11 @@ class GearmanClient implements Client, SubmissionOwner {
     this.#fail(submission, submission.signal?.reason);
   }
 
-  #onPacket(entry: ServerEntry, packet: Packet): void {
-    let terminal = false;
-    switch (packet.type) {
-      case 'WORK_COMPLETE':
-      case 'WORK_FAIL':
-      case 'WORK_EXCEPTION':
-        terminal = true;
-        break;
-      case 'WORK_DATA':
-      case 'WORK_WARNING':
-      case 'WORK_STATUS':
-        break;
-      default:
-        return; // NOOP or ERROR JOB_NOT_FOUND: worker traffic, nothing a client asked for
-    }
-    const handles = entry.handles;
-    const handle = packet.handle;
-    const slot = handles.get(handle);
-    // PROTOCOL section 4.2: packets for unknown handles, or after the terminal one, are ignored.
-    if (slot === undefined) return;
-    let submission: Submission;
-    if (slot instanceof WaiterGroup) {
-      const list = slot.list;
-      const index = slot.cursor;
-      submission = list[index] as Submission;
-      if (terminal) {
-        list.splice(index, 1);
-        if (list.length === 0) handles.delete(handle);
-        else if (slot.cursor >= list.length) slot.cursor = 0;
-      } else {
-        slot.cursor = index + 1 === list.length ? 0 : index + 1;
-      }
-    } else {
-      submission = slot;
-      if (terminal) handles.delete(handle);
-    }
-    if (submission.done) return; // a ghost: its caller gave up
+  #onPacket(link: ServerLink, packet: Packet): void {
+    // NOOP or ERROR JOB_NOT_FOUND: worker traffic, nothing a client asked for.
+    if (!isJobPacket(packet)) return;
+    const submission = link.jobs.route(packet);
+    if (submission === undefined || submission.done) return; // unknown, or a ghost
     switch (packet.type) {
       case 'WORK_COMPLETE':
         this.#counts.completed++;
@@ -491,11 +351,11 @@ class GearmanClient implements Client, SubmissionOwner {
         return;
       case 'WORK_FAIL':
         this.#counts.failed++;
-        this.#fail(submission, new JobFailedError(handle));
+        this.#fail(submission, new JobFailedError(packet.handle));
         return;
       case 'WORK_EXCEPTION':
         this.#counts.exceptions++;
-        this.#fail(submission, new JobExceptionError(handle, detach(packet.payload)));
+        this.#fail(submission, new JobExceptionError(packet.handle, ownPayload(packet.payload)));
         return;
       case 'WORK_STATUS':
         submission.run?.push({
@@ -514,125 +374,47 @@ class GearmanClient implements Client, SubmissionOwner {
   }
 
   #decode(submission: Submission, payload: Buffer): Buffer | string {
-    return submission.encoding === undefined
-      ? detach(payload)
-      : payload.toString(submission.encoding);
+    const encoding = submission.encoding;
+    return encoding === undefined ? ownPayload(payload) : payload.toString(encoding);
   }
 
-  #onConnectionEvent(entry: ServerEntry, event: ConnectionEvent): void {
+  #onConnectionEvent(link: ServerLink, event: ConnectionEvent): void {
     switch (event.type) {
       case 'connect':
-        entry.downUntil = 0;
-        entry.firstAttempt?.(undefined);
+        link.downUntil = 0;
+        link.firstAttempt?.(undefined);
         break;
       case 'disconnect':
-        this.#markDown(entry);
-        this.#failCreated(entry, event.error);
+        link.markDown(this.#options.recoverTime);
+        this.#failCreated(link, event.error);
         break;
       case 'reconnecting':
       case 'give-up':
-        this.#markDown(entry);
-        entry.firstAttempt?.(event.error);
+        link.markDown(this.#options.recoverTime);
+        link.firstAttempt?.(event.error);
         break;
     }
     this.#events.push(event);
   }
 
   /** The socket is gone, and with it every created job's way back: fail or retry them. */
-  #failCreated(entry: ServerEntry, cause: Error | undefined): void {
-    const handles = entry.handles;
-    if (handles.size === 0) return;
-    const waiting: Submission[] = [];
-    for (const slot of handles.values()) {
-      if (slot instanceof WaiterGroup) {
-        for (const submission of slot.list) if (!submission.done) waiting.push(submission);
-      } else if (!slot.done) {
-        waiting.push(slot);
-      }
-    }
-    handles.clear();
+  #failCreated(link: ServerLink, cause: Error | undefined): void {
+    if (link.jobs.size === 0) return;
+    const waiting = link.jobs.takeAll().filter((submission) => !submission.done);
     const detail = cause ? `: ${cause.message}` : '';
     for (const submission of waiting) {
       this.requestFailed(
         submission,
         new ConnectionError(
-          `connection to ${entry.name} lost while job ${submission.handle} was running${detail}`,
-          { maybeRan: true, server: entry.name },
+          `connection to ${link.name} lost while job ${submission.handle} was running${detail}`,
+          { maybeRan: true, server: link.name },
           { cause },
         ),
       );
     }
   }
 
-  #markDown(entry: ServerEntry): void {
-    // At least a millisecond, so that a dispatch in the same tick skips the server.
-    entry.downUntil = Date.now() + Math.max(1, this.#options.recoverTime);
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Retry, settling, deadlines
-
-  #retryOrFail(submission: Submission, error: GearmanError): void {
-    const attempt = submission.attempt;
-    if (attempt !== undefined) {
-      submission.attempt = undefined;
-      submission.state = RETRYING;
-      attempt.reject(error); // p-retry decides
-      return;
-    }
-    if (this.#canRetry(submission, error) && this.#state !== 'closed') {
-      submission.state = RETRYING;
-      this.#startRetry(submission);
-      return;
-    }
-    this.#fail(submission, error);
-  }
-
-  #canRetry(submission: Submission, error: unknown): boolean {
-    if (this.#options.retry.retries === 0 || submission.done) return false;
-    if ((error as GearmanError | undefined)?.code !== 'ERR_CONNECTION') return false;
-    // Sent and maybe run: only a job that may run twice is sent again.
-    return !(error as ConnectionError).maybeRan || submission.retriable;
-  }
-
-  /** Sends the submission again with p-retry's backoff; the first retry goes out at once. */
-  #startRetry(submission: Submission): void {
-    const retry = this.#options.retry;
-    const controller = new AbortController();
-    submission.retryAbort = controller;
-    this.#retrying.add(submission);
-    pRetry(
-      async (attemptNumber) => {
-        // With no server up, an immediate retry would only fail again: wait for the backoff.
-        if (attemptNumber === 1 && this.#pool.pick(submission.unique) === undefined) {
-          await new Promise((resolve) => setTimeout(resolve, retry.minTimeout).unref());
-        }
-        if (submission.done) return;
-        await new Promise<void>((resolve, reject) => {
-          this.#counts.retries++;
-          submission.attempt = { resolve, reject };
-          this.#dispatch(submission);
-        });
-      },
-      {
-        retries: retry.retries - 1,
-        minTimeout: retry.minTimeout,
-        maxTimeout: retry.maxTimeout,
-        factor: retry.factor,
-        randomize: retry.randomize,
-        signal: controller.signal,
-        unref: true,
-        shouldRetry: ({ error }) => this.#canRetry(submission, error),
-      },
-    ).then(
-      () => this.#retrying.delete(submission),
-      (error: unknown) => {
-        this.#retrying.delete(submission);
-        submission.retryAbort = undefined;
-        if (!submission.done) this.#fail(submission, error);
-      },
-    );
-  }
+  // ---- settling -----------------------------------------------------------------------------
 
   #succeed(submission: Submission, value: Buffer | string): void {
     this.#finish(submission);
@@ -654,9 +436,7 @@ class GearmanClient implements Client, SubmissionOwner {
         { cause: last },
       );
     }
-    const code = (error as GearmanError | undefined)?.code;
-    if (code === 'ERR_CONNECTION') this.#counts.connectionErrors++;
-    else if (code === 'ERR_SERVER') this.#counts.serverErrors++;
+    this.#countError(error);
     this.#finish(submission);
     const run = submission.run;
     if (run !== undefined) run.settle(false, error);
@@ -665,13 +445,17 @@ class GearmanClient implements Client, SubmissionOwner {
     submission.reject = undefined;
   }
 
+  #countError(error: unknown): void {
+    const code = (error as GearmanError | undefined)?.code;
+    if (code === 'ERR_CONNECTION') this.#counts.connectionErrors++;
+    else if (code === 'ERR_SERVER') this.#counts.serverErrors++;
+  }
+
   /** Releases everything the submission holds for its caller; a ghost may stay by handle. */
   #finish(submission: Submission): void {
-    if (submission.state === QUEUED && submission.holdsSlot === false) {
-      if (submission.prev !== undefined || this.#queueHead === submission) this.#unlink(submission);
-    }
+    this.#admission.leave(submission);
     submission.state = DONE;
-    if (submission.heapIndex >= 0) this.#deadlines.remove(submission);
+    if (submission.timeout > 0) this.#timeouts.stop(submission);
     submission.signal?.removeEventListener('abort', submission);
     submission.packet = undefined;
     const attempt = submission.attempt;
@@ -681,41 +465,21 @@ class GearmanClient implements Client, SubmissionOwner {
     }
     submission.retryAbort?.abort();
     submission.retryAbort = undefined;
-    if (submission.holdsSlot) {
-      submission.holdsSlot = false;
-      this.#inFlight--;
-      if (this.#queueHead !== undefined) this.#pump();
-    }
+    this.#admission.free(submission);
     if (this.#idle !== undefined && this.#isIdle()) this.#idle();
   }
 
-  #armTimer(): void {
-    const head = this.#deadlines.peek();
-    if (head === undefined) return;
-    if (this.#timer !== undefined) {
-      if (this.#timerAt <= head.deadline) return;
-      clearTimeout(this.#timer);
-    }
-    this.#timerAt = head.deadline;
-    const delay = Math.min(Math.max(0, head.deadline - Date.now()), MAX_DELAY);
-    this.#timer = setTimeout(this.#onTimer, delay);
-    this.#timer.unref();
+  #expire(submission: Submission): void {
+    this.#counts.timeouts++;
+    const packet = submission.packet as { functionName?: string } | undefined;
+    const name = packet?.functionName ?? 'job';
+    this.#fail(
+      submission,
+      new TimeoutError(`job ${name} timed out after ${submission.timeout} ms`),
+    );
   }
 
-  readonly #onTimer = (): void => {
-    this.#timer = undefined;
-    const now = Date.now();
-    for (let s = this.#deadlines.popExpired(now); s; s = this.#deadlines.popExpired(now)) {
-      if (s.done) continue;
-      this.#counts.timeouts++;
-      const name = (s.packet as { functionName?: string } | undefined)?.functionName ?? 'job';
-      this.#fail(s, new TimeoutError(`job ${name} timed out after ${s.timeout} ms`));
-    }
-    this.#armTimer();
-  };
-
-  // ---------------------------------------------------------------------------------------
-  // Status, echo, client id
+  // ---- status, echo, client id --------------------------------------------------------------
 
   getStatus(handle: string, options?: RequestOptions): Promise<JobStatus>;
   getStatus(query: { unique: string }, options?: RequestOptions): Promise<UniqueJobStatus>;
@@ -724,26 +488,24 @@ class GearmanClient implements Client, SubmissionOwner {
     options?: RequestOptions,
   ): Promise<JobStatus | UniqueJobStatus> {
     const { packet, unique } = statusRequest(query);
-    const entries = this.#targets(options, unique);
-    const answers = await Promise.allSettled(
-      entries.map((entry) => this.#ask(entry, packet, options)),
-    );
+    const links = this.#targets(options, unique);
+    const answers = await Promise.allSettled(links.map((link) => this.#ask(link, packet, options)));
     return mergeStatus(answers);
   }
 
   async echo(payload: Payload = '', options?: RequestOptions): Promise<Buffer> {
     checkPayload(payload);
-    const [entry] = this.#targets(options, undefined);
-    const reply = await this.#ask(entry as ServerEntry, { type: 'ECHO_REQ', payload }, options);
-    return reply.type === 'ECHO_RES' ? detach(reply.payload) : Buffer.alloc(0);
+    const [link] = this.#targets(options, undefined);
+    const reply = await this.#ask(link as ServerLink, { type: 'ECHO_REQ', payload }, options);
+    return reply.type === 'ECHO_RES' ? ownPayload(reply.payload) : Buffer.alloc(0);
   }
 
   setClientId(id: string): void {
     this.#assertOpen();
     this.#clientId = checkClientId(id, 'id');
-    for (const entry of this.#entries) {
+    for (const link of this.#links) {
       // Not connected now: the connection's setup sends the id once it is.
-      entry.connection.send({ type: 'SET_CLIENT_ID', clientId: id });
+      link.connection.send({ type: 'SET_CLIENT_ID', clientId: id });
     }
   }
 
@@ -751,38 +513,32 @@ class GearmanClient implements Client, SubmissionOwner {
    * The servers to ask: the named one, every one for handles (`unique` ''), the unique's
    * preference order for uniques, or the strategy's next one (`unique` undefined).
    */
-  #targets(options: RequestOptions | undefined, unique: string | undefined): ServerEntry[] {
+  #targets(options: RequestOptions | undefined, unique: string | undefined): ServerLink[] {
     this.#assertOpen();
     const server = options?.server;
     if (server !== undefined) {
-      const entry = this.#entries.find((candidate) => candidate.name === server);
-      if (entry === undefined) {
+      const link = this.#links.find((candidate) => candidate.name === server);
+      if (link === undefined) {
         throw new InvalidArgumentError('server', `${describe(server)} is not a configured server`);
       }
-      return [entry];
+      return [link];
     }
     if (unique === undefined) return this.#pool.order('').slice(0, 1);
-    if (unique === '') return this.#entries.slice();
+    if (unique === '') return this.#links.slice();
     return this.#pool.order(unique);
   }
 
-  #ask(
-    entry: ServerEntry,
-    packet: PacketInit,
-    options: RequestOptions | undefined,
-  ): Promise<Packet> {
+  #ask(link: ServerLink, packet: PacketInit, options: RequestOptions | undefined): Promise<Packet> {
     const timeout = checkTimeout(options?.timeout, 'timeout', 0);
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Packet>((resolve, reject) => {
       this.#requests++;
       const request = new PendingRequest(
-        `${packet.type} to ${entry.name}`,
+        `${packet.type} to ${link.name}`,
         resolve,
         (error: unknown) => {
-          const code = (error as GearmanError | undefined)?.code;
-          if (code === 'ERR_CONNECTION') this.#counts.connectionErrors++;
-          else if (code === 'ERR_SERVER') this.#counts.serverErrors++;
+          this.#countError(error);
           reject(error);
         },
         timeout,
@@ -793,7 +549,7 @@ class GearmanClient implements Client, SubmissionOwner {
         },
       );
       try {
-        this.#liveConnection(entry).request(packet, request);
+        link.live().request(packet, request);
       } catch (error) {
         request.onError(error as GearmanError);
       }
@@ -804,8 +560,7 @@ class GearmanClient implements Client, SubmissionOwner {
     if (this.#state !== 'running') throw new ClosedError(`client is ${this.#state}`);
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Observability and shutdown
+  // ---- observability and shutdown -----------------------------------------------------------
 
   status(): AsyncIterableIterator<ClientEvent> {
     return this.#events.subscribe();
@@ -815,14 +570,14 @@ class GearmanClient implements Client, SubmissionOwner {
     const now = Date.now();
     return {
       ...this.#counts,
-      inFlight: this.#inFlight,
-      queued: this.#queued,
-      servers: this.#entries.map((entry) => ({
-        server: entry.name,
-        state: entry.connection.state,
-        down: entry.downUntil > now,
-        pendingRequests: entry.connection.pendingRequests,
-        jobs: entry.handles.size,
+      inFlight: this.#admission.inFlight,
+      queued: this.#admission.queued,
+      servers: this.#links.map((link) => ({
+        server: link.name,
+        state: link.connection.state,
+        down: link.downUntil > now,
+        pendingRequests: link.connection.pendingRequests,
+        jobs: link.jobs.size,
       })),
     };
   }
@@ -831,20 +586,17 @@ class GearmanClient implements Client, SubmissionOwner {
     let handles = 0;
     let ghosts = 0;
     let pendingRequests = 0;
-    for (const entry of this.#entries) {
-      handles += entry.handles.size;
-      pendingRequests += entry.connection.pendingRequests;
-      for (const slot of entry.handles.values()) {
-        const list = slot instanceof WaiterGroup ? slot.list : [slot];
-        for (const submission of list) if (submission.done) ghosts++;
-      }
+    for (const link of this.#links) {
+      handles += link.jobs.size;
+      ghosts += link.jobs.ghosts();
+      pendingRequests += link.connection.pendingRequests;
     }
     return {
-      inFlight: this.#inFlight,
-      queued: this.#queued,
+      inFlight: this.#admission.inFlight,
+      queued: this.#admission.queued,
       requests: this.#requests,
-      deadlines: this.#deadlines.size,
-      retrying: this.#retrying.size,
+      deadlines: this.#timeouts.size,
+      retrying: this.#retrier.retrying.size,
       handles,
       ghosts,
       pendingRequests,
@@ -853,7 +605,8 @@ class GearmanClient implements Client, SubmissionOwner {
   }
 
   #isIdle(): boolean {
-    return this.#inFlight === 0 && this.#queued === 0 && this.#requests === 0;
+    const admission = this.#admission;
+    return admission.inFlight === 0 && admission.queued === 0 && this.#requests === 0;
   }
 
   close(options?: CloseOptions): Promise<void> {
@@ -871,7 +624,7 @@ class GearmanClient implements Client, SubmissionOwner {
         clearTimeout(timer);
         this.#idle = undefined;
       }
-      const connections = this.#entries.map((entry) => entry.connection);
+      const connections = this.#links.map((link) => link.connection);
       // destroy() may have run meanwhile; it closed everything already.
       if (this.#state !== 'closed') {
         this.#shutdown(new ClosedError('client closed before the job finished'), undefined);
@@ -884,7 +637,7 @@ class GearmanClient implements Client, SubmissionOwner {
   destroy(cause?: Error): void {
     if (this.#state === 'closed') return;
     this.#shutdown(new ClosedError('client destroyed', { cause }), cause);
-    for (const entry of this.#entries) entry.connection.destroy(cause);
+    for (const link of this.#links) link.connection.destroy(cause);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -898,22 +651,15 @@ class GearmanClient implements Client, SubmissionOwner {
     const idle = this.#idle;
     this.#idle = undefined;
     idle?.();
-    for (let s = this.#queueHead; s !== undefined; s = this.#queueHead) this.#fail(s, error);
-    for (const submission of [...this.#retrying]) this.#fail(submission, error);
-    for (const entry of this.#entries) {
-      const waiting: Submission[] = [];
-      for (const slot of entry.handles.values()) {
-        if (slot instanceof WaiterGroup) waiting.push(...slot.list);
-        else waiting.push(slot);
-      }
-      entry.handles.clear();
-      // Ghosts included: nothing will ever be delivered to them now.
-      for (const submission of waiting) this.#fail(submission, error);
-      // Submissions awaiting JOB_CREATED are rejected by the connection's close() or destroy().
+    const admission = this.#admission;
+    for (let s = admission.head; s !== undefined; s = admission.head) this.#fail(s, error);
+    for (const submission of [...this.#retrier.retrying]) this.#fail(submission, error);
+    // Ghosts included: nothing will ever be delivered to them now. Submissions awaiting
+    // JOB_CREATED are rejected by the connection's close() or destroy().
+    for (const link of this.#links) {
+      for (const submission of link.jobs.takeAll()) this.#fail(submission, error);
     }
-    for (const submission of this.#deadlines.clear()) this.#fail(submission, error);
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    for (const submission of this.#timeouts.clear()) this.#fail(submission, error);
     this.#events.end();
     this.#closedResolve(cause);
   }

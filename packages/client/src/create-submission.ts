@@ -1,24 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError, type PacketInit } from '@gearmanode/protocol';
+import { checkPayload, checkTimeout, describe } from '@gearmanode/core';
 import {
-  type BackgroundOptions,
   checkFunctionName,
-  checkPayload,
-  timeout as checkTimeout,
   checkUnique,
-  describe,
-  type Payload,
-  type Priority,
-  type SubmitOptions,
-} from './options.js';
+  InvalidArgumentError,
+  type PacketInit,
+  submitTypeFor,
+} from '@gearmanode/protocol';
+import type { BackgroundOptions, Payload, Priority, SubmitOptions } from './options.js';
 import { Submission, type SubmissionOwner } from './submission.js';
-
-// PROTOCOL section 4.1: [foreground, background] packet per priority.
-const SUBMIT_TYPES = {
-  low: ['SUBMIT_JOB_LOW', 'SUBMIT_JOB_LOW_BG'],
-  normal: ['SUBMIT_JOB', 'SUBMIT_JOB_BG'],
-  high: ['SUBMIT_JOB_HIGH', 'SUBMIT_JOB_HIGH_BG'],
-} as const;
 
 const PRIORITIES: ReadonlySet<string> = new Set<Priority>(['low', 'normal', 'high']);
 
@@ -127,8 +117,8 @@ export function createSubmission(
       payload,
     };
   } else {
-    const type = SUBMIT_TYPES[priority][background ? 1 : 0];
-    packet = { type, functionName: name, unique: wireUnique, payload };
+    const type = submitTypeFor(priority, background);
+    packet = { type, functionName: name, unique: wireUnique, payload } as PacketInit;
   }
   const submission = new Submission(
     owner,

@@ -1,4 +1,10 @@
 export type {
+  ConnectionTuning,
+  ReconnectOptions,
+  ServerAddress,
+  ServerSpec,
+} from '@gearmanode/core';
+export type {
   FunctionPriorityStatus,
   FunctionStatus,
   JobInfo,
@@ -17,7 +23,6 @@ export type {
   ServerStats,
   UniqueJobStatus,
 } from './client-types.js';
-export type { ConnectionTuning, ReconnectOptions, ServerAddress } from './connection.js';
 export * from './errors.js';
 export type { JobEvent, JobRun } from './job-run.js';
 export type {
@@ -32,4 +37,3 @@ export type {
   Strategy,
   SubmitOptions,
 } from './options.js';
-export type { ServerSpec } from './servers.js';

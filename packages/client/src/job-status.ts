@@ -1,7 +1,11 @@
 import { Buffer } from 'node:buffer';
-import { InvalidArgumentError, type Packet, type PacketInit } from '@gearmanode/protocol';
+import {
+  checkUnique,
+  InvalidArgumentError,
+  type Packet,
+  type PacketInit,
+} from '@gearmanode/protocol';
 import type { JobStatus, UniqueJobStatus } from './client-types.js';
-import { checkUnique } from './options.js';
 
 /**
  * Checks a `getStatus()` query and builds its request: GET_STATUS for a handle (`unique` '',

@@ -1,5 +1,5 @@
+import type { ReplyHandler } from '@gearmanode/core';
 import { type GearmanError, type Packet, TimeoutError } from '@gearmanode/protocol';
-import type { ReplyHandler } from './connection.js';
 
 /**
  * The reply handler of one non-job request (GET_STATUS, ECHO_REQ): a promise with an optional

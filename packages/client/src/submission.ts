@@ -1,7 +1,5 @@
-import { Buffer } from 'node:buffer';
+import type { ReplyHandler, Timed } from '@gearmanode/core';
 import type { GearmanError, Packet, PacketInit } from '@gearmanode/protocol';
-import type { ReplyHandler } from './connection.js';
-import type { Deadline } from './deadlines.js';
 import type { JobRunImpl } from './job-run.js';
 
 /** Where a submission is in its life. */
@@ -29,7 +27,7 @@ export interface SubmissionServer {
  * as the server may still send packets for it. It is its own reply handler for the connection
  * and its own abort listener, so the per-job path allocates no closures.
  */
-export class Submission implements ReplyHandler, Deadline {
+export class Submission implements ReplyHandler, Timed {
   readonly owner: SubmissionOwner;
   readonly background: boolean;
   readonly unique: string;
@@ -51,7 +49,6 @@ export class Submission implements ReplyHandler, Deadline {
   /** The job timeout in ms, 0 for none. */
   timeout = 0;
   deadline = 0;
-  heapIndex = -1;
   /** Links of the client's wait queue. */
   prev: Submission | undefined;
   next: Submission | undefined;
@@ -98,27 +95,4 @@ export class Submission implements ReplyHandler, Deadline {
   handleEvent(): void {
     this.owner.aborted(this);
   }
-}
-
-/**
- * Several submissions of one connection that share a handle: coalesced submits of the same
- * unique. gearmand sends every WORK_* packet once per submission (protocol.md section 11,
- * item 10), all copies of one packet in a row, so copy `k` of a packet belongs to waiter `k`.
- */
-export class WaiterGroup {
-  readonly list: Submission[];
-  /** The waiter the next copy belongs to. */
-  cursor = 0;
-
-  constructor(first: Submission, second: Submission) {
-    this.list = [first, second];
-  }
-}
-
-/**
- * A small view keeps its whole read chunk alive; copy it out when it uses under an eighth of
- * the chunk. Large payloads are handed over as views, without a copy.
- */
-export function detach(view: Buffer): Buffer {
-  return view.byteLength * 8 < view.buffer.byteLength ? Buffer.from(view) : view;
 }

@@ -1,5 +1,5 @@
-import { fnv1a, ServerPool, weight } from '@gearmanode/client/internal';
 import { describe, expect, test } from 'vitest';
+import { fnv1a, ServerPool, weight } from '../src/pool.js';
 
 function member(name: string) {
   return { name, seed: fnv1a(name), downUntil: 0 };

@@ -1,5 +1,6 @@
 export * from './admin.js';
 export { parseBody, parseDecimal } from './body.js';
+export { checkClientId, checkFunctionName, checkUnique } from './checks.js';
 export { type DecoderOptions, PacketDecoder, type PacketHandler } from './decoder.js';
 export { type EncodeOptions, encodePacket, encodePacketParts } from './encoder.js';
 export {
@@ -26,11 +27,15 @@ export {
 } from './header.js';
 export {
   COPY_THRESHOLD,
+  DEFAULT_PORT,
+  MAX_CLIENT_ID_SIZE,
+  MAX_FUNCTION_NAME_SIZE,
   MAX_HANDLE_SIZE,
   MAX_REDUCER_SIZE,
   MAX_STATUS_NUMBER,
   MAX_UNIQUE_SIZE,
 } from './limits.js';
+export { ownPayload } from './own-payload.js';
 export {
   allowsMagic,
   FIELD_KINDS,
@@ -45,3 +50,12 @@ export {
   type PacketType,
   packetName,
 } from './packet-types.js';
+export {
+  isSubmitType,
+  REPLY_TYPES,
+  SUBMIT_TYPES,
+  type SubmitKind,
+  type SubmitType,
+  submitTypeFor,
+  UNSOLICITED_TYPES,
+} from './requests.js';

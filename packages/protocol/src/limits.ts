@@ -11,3 +11,9 @@ export const MAX_HANDLE_SIZE = 63;
 export const MAX_STATUS_NUMBER = 0xffffffff;
 /** Payloads at least this large are written as a separate chunk instead of being copied. */
 export const COPY_THRESHOLD = 64 * 1024;
+/** The port IANA assigned to Gearman. */
+export const DEFAULT_PORT = 4730;
+/** gearmand keeps the first 127 bytes of a SET_CLIENT_ID (protocol.md section 10). */
+export const MAX_CLIENT_ID_SIZE = 127;
+/** libgearman's longest function name (protocol.md section 10). */
+export const MAX_FUNCTION_NAME_SIZE = 512;

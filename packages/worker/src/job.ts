@@ -279,14 +279,3 @@ export function exceptionData(error: unknown): Uint8Array | string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
 }
-
-/**
- * Copies a payload out of the socket's read buffer when keeping the view would pin much more
- * memory than the payload itself: the decoder hands out views into chunks of up to 64 KiB that
- * hold many packets, and a job can be held for minutes. Payloads that fill most of their buffer
- * (large ones, joined from several chunks) are kept as they are.
- */
-export function ownPayload(view: Buffer): Buffer {
-  const extra = view.buffer.byteLength - view.byteLength;
-  return extra > 4096 && extra > view.byteLength ? Buffer.from(view) : view;
-}

@@ -1,14 +1,13 @@
-import { Buffer } from 'node:buffer';
 import {
   type ConnectionTuning,
-  checkFunctionName,
-  integer,
+  checkInteger,
+  checkTimeout,
   MAX_DELAY,
   type ResolvedConnectionTuning,
   resolveConnectionTuning,
   type ServerSpec,
-} from '@gearmanode/client/internal';
-import { InvalidArgumentError } from '@gearmanode/protocol';
+} from '@gearmanode/core';
+import { checkClientId, checkFunctionName, InvalidArgumentError } from '@gearmanode/protocol';
 
 /** How to ask for jobs: GRAB_JOB_UNIQ, or GRAB_JOB_ALL to also learn the reducer. */
 export type GrabMode = 'uniq' | 'all';
@@ -81,9 +80,6 @@ export interface ResolvedWorkerOptions extends ResolvedConnectionTuning {
   serverTimeout: boolean;
 }
 
-/** Longest client id gearmand keeps (protocol.md section 10). */
-export const MAX_CLIENT_ID_BYTES = 127;
-
 /**
  * Applies the defaults and checks every option.
  * @throws InvalidArgumentError naming the option at fault.
@@ -92,15 +88,15 @@ export function resolveOptions(options: WorkerOptions = {}): ResolvedWorkerOptio
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError('options', 'must be an object');
   }
-  const concurrency = integer(options.concurrency ?? 1, 'concurrency', 1, 1, 1_000_000);
-  const pollInterval = integer(options.pollInterval ?? 1000, 'pollInterval', 1000, 10, MAX_DELAY);
-  const timeout = checkTimeout('timeout', options.timeout ?? 0);
+  const concurrency = checkInteger(options.concurrency, 'concurrency', 1, 1, 1_000_000);
+  const pollInterval = checkInteger(options.pollInterval, 'pollInterval', 1000, 10, MAX_DELAY);
+  const timeout = checkTimeout(options.timeout, 'timeout', 0);
   const grabMode = options.grabMode ?? 'uniq';
   if (grabMode !== 'uniq' && grabMode !== 'all') {
     throw new InvalidArgumentError('grabMode', `must be 'uniq' or 'all', got ${String(grabMode)}`);
   }
   const clientId = options.clientId;
-  if (clientId !== undefined) checkClientId(clientId);
+  if (clientId !== undefined) checkClientId(clientId, 'clientId');
   const list = options.functions ?? [];
   if (!Array.isArray(list)) throw new InvalidArgumentError('functions', 'must be an array');
   const functions = list.map((spec, i) => {
@@ -111,8 +107,7 @@ export function resolveOptions(options: WorkerOptions = {}): ResolvedWorkerOptio
     }
     return {
       name: checkFunctionName(spec.name, `${field}.name`),
-      timeout:
-        spec.timeout === undefined ? timeout : checkTimeout(`${field}.timeout`, spec.timeout),
+      timeout: checkTimeout(spec.timeout, `${field}.timeout`, timeout),
     };
   });
   const tuning = resolveConnectionTuning(options);
@@ -127,40 +122,4 @@ export function resolveOptions(options: WorkerOptions = {}): ResolvedWorkerOptio
     serverTimeout: options.serverTimeout === true,
     ...tuning,
   };
-}
-
-/**
- * Checks a time limit: an integer number of ms from 0 (none) to 2^31 − 1.
- * @throws InvalidArgumentError naming `field`.
- */
-export function checkTimeout(field: string, value: unknown): number {
-  return integer(value, field, 0, 0, MAX_DELAY);
-}
-
-function checkClientId(id: unknown): void {
-  if (typeof id !== 'string') throw new InvalidArgumentError('clientId', 'must be a string');
-  const size = Buffer.byteLength(id);
-  if (size === 0 || size > MAX_CLIENT_ID_BYTES) {
-    throw new InvalidArgumentError('clientId', `must be 1 to ${MAX_CLIENT_ID_BYTES} bytes`);
-  }
-  // gearmand's `workers` listing separates fields with spaces (protocol.md section 9.2).
-  for (let i = 0; i < id.length; i++) {
-    const code = id.charCodeAt(i);
-    if (code <= 0x20 || code === 0x7f) {
-      throw new InvalidArgumentError('clientId', 'must not contain spaces or control characters');
-    }
-  }
-}
-
-/**
- * Checks an integer option from `min` to `max`.
- * @throws InvalidArgumentError naming `field`.
- */
-export function checkInteger(
-  field: string,
-  value: unknown,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  return integer(value, field, min, min, max);
 }

@@ -4,28 +4,29 @@ import {
   Connection,
   type ConnectionEvent,
   type ConnectionState,
-  checkFunctionName,
+  checkInteger,
+  checkTimeout,
+  EventChannel,
   formatAddress,
   parseServers,
   Queue,
   type ReplyHandler,
   type ServerAddress,
   tuningOf,
-} from '@gearmanode/client/internal';
+} from '@gearmanode/core';
 import {
   ClosedError,
+  checkFunctionName,
   type GearmanError,
   InvalidArgumentError,
+  ownPayload,
   type Packet,
   type PacketInit,
 } from '@gearmanode/protocol';
 import { JobLostError, JobTimeoutError, WorkerClosingError } from './errors.js';
-import { EventHub } from './event-hub.js';
 import { GrabLoop, type GrabState } from './grab-loop.js';
-import { type Job, type JobHost, JobImpl, type JobOutcome, ownPayload, RESOLVED } from './job.js';
+import { type Job, type JobHost, JobImpl, type JobOutcome, RESOLVED } from './job.js';
 import {
-  checkInteger,
-  checkTimeout,
   type RegisterOptions,
   type ResolvedWorkerOptions,
   resolveOptions,
@@ -296,7 +297,7 @@ class GearmanWorker implements Worker, JobHost {
   readonly #buffer = new Queue<JobImpl>();
   /** Running jobs with a time limit, one set per limit: in each set, deadlines only increase. */
   readonly #timed = new Map<number, Set<JobImpl>>();
-  readonly #events = new EventHub<WorkerEvent>();
+  readonly #events = new EventChannel<WorkerEvent>();
   readonly #counters: Record<Counter, number> = {
     received: 0,
     completed: 0,
@@ -414,7 +415,7 @@ class GearmanWorker implements Worker, JobHost {
     const timeout =
       options.timeout === undefined
         ? this.#options.timeout
-        : checkTimeout('timeout', options.timeout);
+        : checkTimeout(options.timeout, 'timeout', 0);
     if (run !== undefined) checkHandler(run);
     if (this.#state !== 'running') throw new ClosedError('the worker is closing');
     this.#functions.set(name, timeout);
@@ -465,7 +466,10 @@ class GearmanWorker implements Worker, JobHost {
     const limit =
       options.concurrency === undefined
         ? this.#concurrency
-        : Math.min(checkInteger('concurrency', options.concurrency, 1), this.#concurrency);
+        : Math.min(
+            checkInteger(options.concurrency, 'concurrency', 1, 1, Number.MAX_SAFE_INTEGER),
+            this.#concurrency,
+          );
     if (this.#state !== 'running') return this.closed.then(() => undefined);
     const consumer: Consumer = {
       want: () => limit - this.#running,
@@ -560,7 +564,7 @@ class GearmanWorker implements Worker, JobHost {
 
   close(options: CloseOptions = {}): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
-    const timeout = checkTimeout('timeout', options.timeout ?? DEFAULT_CLOSE_TIMEOUT);
+    const timeout = checkTimeout(options.timeout, 'timeout', DEFAULT_CLOSE_TIMEOUT);
     this.#closing = this.#close(timeout);
     return this.#closing;
   }
@@ -659,19 +663,19 @@ class GearmanWorker implements Worker, JobHost {
       case 'connect':
         link.loop.connect();
         this.#startedOne(link);
-        this.#events.publish(event);
+        this.#events.push(event);
         this.#pump();
         return;
       case 'disconnect':
         link.loop.disconnect();
         this.#lose(link);
-        this.#events.publish(event);
+        this.#events.push(event);
         this.#pump();
         return;
       case 'reconnecting':
       case 'give-up':
         this.#startedOne(link);
-        this.#events.publish(event);
+        this.#events.push(event);
         return;
     }
   }

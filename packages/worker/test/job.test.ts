@@ -1,6 +1,6 @@
-import { encodePacket, type PacketInit } from '@gearmanode/protocol';
+import { encodePacket, ownPayload, type PacketInit } from '@gearmanode/protocol';
 import { describe, expect, test } from 'vitest';
-import { exceptionData, type JobHost, JobImpl, type JobOutcome, ownPayload } from '../src/job.js';
+import { exceptionData, type JobHost, JobImpl, type JobOutcome } from '../src/job.js';
 
 class RecordingHost implements JobHost {
   readonly sent: PacketInit[] = [];

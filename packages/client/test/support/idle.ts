@@ -1,6 +1,6 @@
 import type { Client } from '@gearmanode/client';
-import { debugState } from '@gearmanode/client/internal';
 import { expect } from 'vitest';
+import { debugState } from '../../../../test/debug-state.js';
 import { waitFor } from '../../../../test/helpers.js';
 
 /** Waits until every internal map of the client is empty, then asserts it. */

@@ -1,4 +1,4 @@
-import { Connection, type ReplyHandler } from '@gearmanode/client/internal';
+import { Connection, type ReplyHandler } from '@gearmanode/core';
 import type { GearmanError, Packet, PacketInit } from '@gearmanode/protocol';
 
 /**

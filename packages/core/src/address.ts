@@ -1,11 +1,11 @@
-import { InvalidArgumentError } from '@gearmanode/protocol';
-import type { ServerAddress } from './connection.js';
+import { DEFAULT_PORT, InvalidArgumentError } from '@gearmanode/protocol';
+
+/** Where a job server listens: TCP `host:port`, or a Unix socket `path`. */
+export type ServerAddress = { host: string; port: number } | { path: string };
 
 /** A job server as users write it: `'host:port'`, `'host'`, `{ host, port }` or `{ path }`. */
 export type ServerSpec = string | { host?: string; port?: number } | { path: string };
 
-/** The port Gearman registered. */
-export const DEFAULT_PORT = 4730;
 /** Where to connect when no server is given. */
 export const DEFAULT_SERVER: ServerAddress = { host: '127.0.0.1', port: DEFAULT_PORT };
 
@@ -59,4 +59,14 @@ function checked(host: string, port: number, field: string): ServerAddress {
     throw new InvalidArgumentError(`${field}.port`, `${port} is not a port from 1 to 65535`);
   }
   return { host, port };
+}
+
+/**
+ * `host:port`, `[v6]:port` or the socket path, for messages and events; `parseServer` reads it
+ * back to the same address.
+ */
+export function formatAddress(address: ServerAddress): string {
+  if ('path' in address) return address.path;
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return `${host}:${address.port}`;
 }

@@ -1,0 +1,410 @@
+import { Buffer } from 'node:buffer';
+import type net from 'node:net';
+import {
+  ClosedError,
+  ConnectionError,
+  type GearmanError,
+  type Packet,
+  type PacketInit,
+  TimeoutError,
+} from '@gearmanode/protocol';
+import pRetry from 'p-retry';
+import { formatAddress } from '../address.js';
+import { Heartbeat, type WatchedLink } from './heartbeat.js';
+import {
+  type ConnectionEvent,
+  type ConnectionOptions,
+  type ConnectionState,
+  type ReplyHandler,
+  type ResolvedConnectionTuning,
+  type TextReplyHandler,
+  TUNING_DEFAULTS,
+} from './options.js';
+import { type Pending, Session } from './session.js';
+import {
+  connectError,
+  connectEvent,
+  createSocket,
+  firstRetryDelay,
+  reconnectPolicy,
+  type SocketSink,
+} from './socket.js';
+
+/**
+ * One job server connection, shared by the client, the admin client and the worker: the state
+ * machine that ties a socket (socket.ts) to a session (session.ts). It owns one socket at a
+ * time, reconnects with backoff, and fails what a lost socket owed with a typed error.
+ */
+export class Connection implements SocketSink {
+  readonly server: string;
+  readonly #options: ConnectionOptions & ResolvedConnectionTuning;
+  readonly #session: Session;
+  readonly #heartbeat: Heartbeat;
+  #state: ConnectionState = 'idle';
+  #socket: net.Socket | undefined;
+  #generation = 0;
+  #lastReceive = 0;
+  #retryAbort = new AbortController();
+  #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  #closedResolve!: (cause: Error | undefined) => void;
+  #drainWaiters: (() => void)[] = [];
+
+  /** Resolves once the connection is closed for good, with the cause (never rejects). */
+  readonly closed: Promise<Error | undefined>;
+
+  constructor(options: ConnectionOptions) {
+    this.#options = { ...TUNING_DEFAULTS, ...options };
+    this.server = formatAddress(options.address);
+    this.#session = new Session({
+      server: this.server,
+      maxPacketSize: this.#options.maxPacketSize,
+      text: options.text === true,
+      requestTimeout: this.#options.requestTimeout,
+      onPacket: options.onPacket,
+    });
+    const { requestTimeout, heartbeatInterval } = this.#options;
+    this.#heartbeat = new Heartbeat(requestTimeout, heartbeatInterval);
+    this.closed = new Promise((resolve) => {
+      this.#closedResolve = resolve;
+    });
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Increases with every new socket; a job taken on one generation belongs to that socket. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Requests written or queued that await a reply. */
+  get pendingRequests(): number {
+    return this.#session.size;
+  }
+
+  /** True while the socket's buffer is over its high-water mark: wait for `drained()`. */
+  get needsDrain(): boolean {
+    return this.#socket?.writableNeedDrain ?? false;
+  }
+
+  /**
+   * Starts connecting if idle and resolves once ready. Rejects with the first attempt's error
+   * when reconnecting is off, or with the last one when the connection gives up or closes.
+   */
+  connect(): Promise<void> {
+    if (this.#state === 'ready') return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(new ClosedError('connection is closed'));
+    const ready = new Promise<void>((resolve, reject) => {
+      this.#readyWaiters.push({ resolve, reject });
+    });
+    if (this.#state === 'idle') void this.#connectLoop();
+    return ready;
+  }
+
+  /** Resolves when the socket can take more writes. */
+  drained(): Promise<void> {
+    if (!this.needsDrain) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Sends a packet that expects no reply (CAN_DO, WORK_*, …). Returns false, sending nothing,
+   * when there is no live socket; packets are never carried over to a later socket.
+   * @throws InvalidArgumentError when the packet cannot be encoded.
+   */
+  send(packet: PacketInit): boolean {
+    const parts = this.#session.encode(packet);
+    if (this.#state !== 'ready') return false;
+    this.#session.enqueue(parts);
+    return true;
+  }
+
+  /**
+   * Sends a request whose reply goes to `handler`: the next reply-type packet, in order. An
+   * idle connection starts connecting, and requests made while connecting are sent once ready.
+   * @throws InvalidArgumentError when the packet cannot be encoded; ConnectionError
+   *   (`maybeRan: false`) when the connection is between reconnect attempts; ClosedError after
+   *   close. Nothing is queued when it throws.
+   */
+  request(packet: PacketInit, handler: ReplyHandler): void {
+    const parts = this.#session.encode(packet);
+    this.#admit();
+    this.#session.request(packet.type, handler, parts);
+  }
+
+  /** `request()` as a promise; ERROR replies reject with ServerError. */
+  requestAsync(packet: PacketInit): Promise<Packet> {
+    return new Promise((resolve, reject) => {
+      this.request(packet, { onReply: resolve, onError: reject });
+    });
+  }
+
+  /**
+   * Sends an admin text command (with its `\r\n`) and hands the response lines to `handler`.
+   * Requires the `text` option.
+   */
+  requestText(line: string, handler: TextReplyHandler): void {
+    if (this.#options.text !== true) throw new Error('requestText needs the text option');
+    this.#admit();
+    this.#session.request('TEXT', handler, [Buffer.from(line, 'utf8')]);
+  }
+
+  /**
+   * Closes the socket after writing what is queued; requests still awaiting a reply reject
+   * with ClosedError. No reconnect follows. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#state !== 'closed') {
+      const socket = this.#socket;
+      this.#session.flush();
+      this.#shutdown(new ClosedError('connection closed'), undefined);
+      if (socket !== undefined && !socket.destroyed) {
+        const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        socket.end();
+        const timer = setTimeout(() => socket.destroy(), 1000).unref();
+        await gone;
+        clearTimeout(timer);
+      }
+    }
+    await this.closed;
+  }
+
+  /** Closes the socket now; everything pending rejects with ClosedError. Idempotent. */
+  destroy(cause?: Error): void {
+    if (this.#state === 'closed') return;
+    const socket = this.#socket;
+    this.#shutdown(new ClosedError('connection destroyed', { cause }), cause);
+    socket?.destroy();
+  }
+
+  // ---- SocketSink ---------------------------------------------------------------------------
+
+  readTarget(): Buffer | undefined {
+    return this.#state === 'ready' ? this.#session.readTarget() : undefined;
+  }
+
+  onData(chunk: Buffer): void {
+    this.#lastReceive = Date.now();
+    try {
+      this.#session.push(chunk);
+    } catch (error) {
+      this.#socket?.destroy(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  // ---- connecting ---------------------------------------------------------------------------
+
+  #admit(): void {
+    switch (this.#state) {
+      case 'closed':
+        throw new ClosedError('connection is closed');
+      case 'reconnecting':
+        throw new ConnectionError(`not connected to ${this.server}`, {
+          maybeRan: false,
+          server: this.server,
+        });
+      case 'idle':
+        void this.#connectLoop();
+        return;
+      default:
+        return;
+    }
+  }
+
+  async #connectLoop(): Promise<void> {
+    this.#state = 'connecting';
+    const policy = reconnectPolicy(this.#options.reconnect, {
+      signal: this.#retryAbort.signal,
+      isClosed: () => this.#isClosed(),
+      onFailedAttempt: (error, attempt, retriesLeft) => {
+        this.#state = 'reconnecting';
+        // Requests queued for this attempt can go elsewhere: they were never written.
+        this.#session.end((pending) => this.#session.lostError(pending, error));
+        if (retriesLeft > 0) {
+          this.#emit({ type: 'reconnecting', server: this.server, attempt, error });
+        }
+      },
+    });
+    try {
+      await pRetry(() => this.#open(), policy);
+    } catch (error) {
+      if (this.#isClosed()) return;
+      const cause = error instanceof Error ? error : new Error(String(error));
+      this.#emit({ type: 'give-up', server: this.server, error: cause });
+      this.#shutdown(
+        new ConnectionError(
+          `gave up connecting to ${this.server}: ${cause.message}`,
+          { maybeRan: false, server: this.server },
+          { cause },
+        ),
+        cause,
+      );
+    }
+  }
+
+  /**
+   * One connect attempt: resolves once the socket is connected and the server has answered the
+   * handshake. A TCP accept alone proves little (a proxy or a NAT that drops the link accepts
+   * too), and requests queued meanwhile must stay unwritten, so that they can fail over with
+   * `maybeRan: false` if the attempt fails. `connectTimeout` covers all of it.
+   */
+  #open(): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(new ClosedError('connection is closed'));
+    this.#state = 'connecting';
+    const { connectTimeout, tls } = this.#options;
+    return new Promise<void>((resolve, reject) => {
+      const socket = createSocket(this.#options.address, this.#options, this);
+      let settled = false;
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(connectError(this.server, error, tls !== false));
+      };
+      const closedEarly = (): void => {
+        fail(new Error('the server closed the connection during the handshake'));
+      };
+      const timer = setTimeout(() => {
+        fail(new TimeoutError(`connecting to ${this.server} took over ${connectTimeout} ms`));
+      }, connectTimeout);
+      socket.once('error', fail);
+      socket.once('close', closedEarly);
+      socket.once(connectEvent(this.#options), () => {
+        if (this.#isClosed()) {
+          fail(new ClosedError('connection is closed'));
+          return;
+        }
+        this.#handshake(socket, fail, () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          socket.off('error', fail);
+          socket.off('close', closedEarly);
+          this.#attach(socket);
+          resolve();
+        });
+      });
+    });
+  }
+
+  /**
+   * Writes the setup packets on a new socket and calls `ready` once the server answers the
+   * first of them: OPTION_REQ `exceptions`, or ECHO_REQ when exceptions are off.
+   */
+  #handshake(socket: net.Socket, fail: (error: Error) => void, ready: () => void): void {
+    this.#socket = socket;
+    this.#generation++;
+    this.#lastReceive = Date.now();
+    const probe: PacketInit =
+      (this.#options.exceptions ?? true)
+        ? { type: 'OPTION_REQ', option: 'exceptions' }
+        : { type: 'ECHO_REQ', payload: '' };
+    const handler: ReplyHandler = {
+      onReply: ready,
+      // An ERROR is an answer too: an old server may not know OPTION_REQ, and WORK_EXCEPTION
+      // then arrives as WORK_FAIL, no worse. Anything else means the attempt failed.
+      onError: (error) => (error.code === 'ERR_SERVER' ? ready() : fail(error)),
+    };
+    this.#session.begin(socket, probe, handler, [...(this.#options.setup?.() ?? [])]);
+  }
+
+  /** Takes a socket that passed the handshake into use, and sends what was queued. */
+  #attach(socket: net.Socket): void {
+    socket.on('drain', this.#onDrain);
+    // The 'close' handler reports the first error; later ones add nothing.
+    let socketError: Error | undefined;
+    socket.on('error', (error) => {
+      socketError ??= error;
+    });
+    socket.once('close', () => this.#onSocketClose(socket, socketError));
+
+    this.#state = 'ready';
+    this.#heartbeat.start(this.#watched);
+    this.#session.attach(socket);
+    this.#emit({ type: 'connect', server: this.server, generation: this.#generation });
+    for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
+  }
+
+  /** What the heartbeat watches: this connection's replies and silence. */
+  readonly #watched: WatchedLink = (() => {
+    const self = this;
+    return {
+      get head(): Pending | undefined {
+        return self.#session.head;
+      },
+      get lastReceive(): number {
+        return self.#lastReceive;
+      },
+      late(pending: Pending, heartbeat: boolean): void {
+        const within = `within ${self.#options.requestTimeout} ms`;
+        self.#socket?.destroy(
+          new TimeoutError(
+            `no reply to ${pending.type} from ${self.server} ${within}${heartbeat ? ' (heartbeat)' : ''}`,
+          ),
+        );
+      },
+      echo(): Pending {
+        const session = self.#session;
+        const handler: ReplyHandler = {
+          onReply: () => self.#heartbeat.answered(pending),
+          onError: () => {}, // a failure closes the socket anyway
+        };
+        const frames = session.encode({ type: 'ECHO_REQ', payload: '' });
+        const pending = session.request('ECHO_REQ', handler, frames);
+        session.flush();
+        return pending;
+      },
+    };
+  })();
+
+  readonly #onDrain = (): void => {
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
+  };
+
+  #onSocketClose(socket: net.Socket, error: Error | undefined): void {
+    if (socket !== this.#socket) return;
+    this.#socket = undefined;
+    this.#heartbeat.stop();
+    this.#onDrain();
+    if (this.#state === 'closed') return;
+    // Before any callback runs: a request made from a rejection handler must fail over rather
+    // than join the dead socket's queue.
+    this.#state = 'reconnecting';
+    this.#session.end((pending) => this.#session.lostError(pending, error));
+    this.#emit({ type: 'disconnect', server: this.server, error });
+    if (this.#isClosed()) return; // a callback closed the connection
+    if (this.#options.reconnect === false) {
+      this.#shutdown(
+        new ConnectionError(`connection to ${this.server} lost`, {
+          maybeRan: false,
+          server: this.server,
+        }),
+        error,
+      );
+      return;
+    }
+    setTimeout(() => {
+      if (this.#state === 'reconnecting') void this.#connectLoop();
+    }, firstRetryDelay(this.#options.reconnect)).unref();
+  }
+
+  #shutdown(error: GearmanError, cause: Error | undefined): void {
+    this.#state = 'closed';
+    this.#retryAbort.abort(error);
+    this.#heartbeat.stop();
+    this.#session.end(() => error);
+    for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);
+    this.#onDrain();
+    this.#closedResolve(cause);
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #emit(event: ConnectionEvent): void {
+    this.#options.onEvent?.(event);
+  }
+}

@@ -1,0 +1,39 @@
+// The shared layer of gearmanode's client and worker: for its own packages, with no semver
+// promise of its own (see README.md).
+export {
+  DEFAULT_SERVER,
+  formatAddress,
+  parseServer,
+  parseServers,
+  type ServerAddress,
+  type ServerSpec,
+} from './address.js';
+export {
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkNumber,
+  checkOptions,
+  checkPayload,
+  checkTimeout,
+  describe,
+  MAX_DELAY,
+} from './checks.js';
+export { Connection } from './connection/connection.js';
+export {
+  type ConnectionEvent,
+  type ConnectionOptions,
+  type ConnectionState,
+  type ConnectionTuning,
+  type ReconnectOptions,
+  type ReplyHandler,
+  type ResolvedConnectionTuning,
+  resolveConnectionTuning,
+  type TextReplyHandler,
+  TUNING_DEFAULTS,
+  TUNING_KEYS,
+  tuningOf,
+} from './connection/options.js';
+export { Deadlines, type Timed } from './deadlines.js';
+export { EventChannel } from './event-channel.js';
+export { Queue } from './queue.js';
