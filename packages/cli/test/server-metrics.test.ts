@@ -20,7 +20,9 @@ describe('server --metrics', () => {
     const { io, done } = startServer(['--metrics', '127.0.0.1:0', '--json']);
     const started = await waitFor(() => {
       const text = io.stdout.text();
-      return text.endsWith('\n') ? (JSON.parse(text) as { address: string; metrics: string }) : '';
+      return text.endsWith('\n')
+        ? (JSON.parse(text) as { address: string; metrics: string })
+        : undefined;
     });
     expect(started.metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     const name = uniqueName('self');

@@ -12,6 +12,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gearmanode dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="dashboard.css">
 <script src="dashboard.js" defer></script>
 </head>
@@ -96,6 +97,8 @@ export const PAGE_JS = String.raw`(function () {
 
   function key(server, name) { return server + '\n' + name; }
 
+  function plural(count, word) { return count + ' ' + word + (count === 1 ? '' : 's'); }
+
   function cell(row, text, className, field) {
     var td = document.createElement('td');
     td.textContent = text;
@@ -126,7 +129,8 @@ export const PAGE_JS = String.raw`(function () {
     base.setAttribute('y2', String(SPARK_HEIGHT - 1));
     svg.appendChild(base);
     if (samples.length > 0) {
-      var step = SPARK_WIDTH / Math.max(1, limit - 1);
+      // The line spans the width with whatever history there is, up to the full window.
+      var step = SPARK_WIDTH / Math.max(1, samples.length - 1);
       var offset = SPARK_WIDTH - step * (samples.length - 1);
       var points = samples.map(function (value, i) {
         var x = offset + step * i;
@@ -183,7 +187,9 @@ export const PAGE_JS = String.raw`(function () {
       cell(tr, server.durationMs.toFixed(1), 'n', 'duration');
       cell(tr, server.error || '', '', 'error');
       if (!server.up) totals.down++;
-      server.functions.forEach(function (fn) {
+      server.functions.slice().sort(function (a, b) {
+        return a.functionName < b.functionName ? -1 : a.functionName > b.functionName ? 1 : 0;
+      }).forEach(function (fn) {
         totals.functions++;
         totals.queued += fn.queued;
         totals.running += fn.running;
@@ -222,10 +228,10 @@ export const PAGE_JS = String.raw`(function () {
     document.getElementById('no-workers').hidden = workerRows.length > 0;
     var summary = document.getElementById('summary');
     summary.textContent =
-      servers.length + ' server' + (servers.length === 1 ? '' : 's') +
+      plural(servers.length, 'server') +
       (totals.down > 0 ? ' (' + totals.down + ' down)' : '') + ' · ' +
-      totals.functions + ' functions · ' + totals.queued + ' queued · ' +
-      totals.running + ' running · ' + totals.workers + ' workers · ' +
+      plural(totals.functions, 'function') + ' · ' + totals.queued + ' queued · ' +
+      totals.running + ' running · ' + plural(totals.workers, 'worker') + ' · ' +
       new Date(state.at).toLocaleTimeString();
     summary.setAttribute('data-at', String(state.at));
     summary.setAttribute('data-queued', String(totals.queued));
