@@ -64,6 +64,10 @@ fi
 if ! command -v openssl >/dev/null 2>&1; then
   apt_packages+=(openssl)
 fi
+# The dashboard test drives the page in a headless Chromium (test/chromium.ts).
+if ! [ -x /usr/bin/chromium ]; then
+  apt_packages+=(chromium)
+fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   step "installing ${apt_packages[*]}"
   as_root apt-get update

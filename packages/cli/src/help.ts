@@ -114,6 +114,47 @@ const SERVER_OPTIONS = {
     value: 'n',
     description: 'queue limit per function and priority (default 0: unlimited)',
   },
+  metrics: {
+    type: 'string',
+    value: 'host:port',
+    description: 'also serve Prometheus /metrics there, e.g. 127.0.0.1:9470',
+  },
+} as const satisfies OptionSpecs;
+
+const EXPORTER_OPTIONS = {
+  listen: {
+    type: 'string',
+    short: 'l',
+    value: 'host:port',
+    description: 'address of the HTTP endpoint (default 127.0.0.1:9470)',
+  },
+  timeout: {
+    type: 'string',
+    short: 't',
+    value: 'duration',
+    description: 'how long each server may take per scrape (default 5s)',
+  },
+} as const satisfies OptionSpecs;
+
+const DASHBOARD_OPTIONS = {
+  listen: {
+    type: 'string',
+    short: 'l',
+    value: 'host:port',
+    description: 'address of the web page (default 127.0.0.1:9471)',
+  },
+  interval: {
+    type: 'string',
+    short: 'i',
+    value: 'duration',
+    description: 'time between refreshes (default 1s)',
+  },
+  timeout: {
+    type: 'string',
+    short: 't',
+    value: 'duration',
+    description: 'how long each server may take per refresh (default 5s)',
+  },
 } as const satisfies OptionSpecs;
 
 const NONE = {} as const satisfies OptionSpecs;
@@ -291,14 +332,49 @@ refresh is printed after the last one.`,
     options: TOP_OPTIONS,
     examples: ['gearmanode top', 'gearmanode top -i 250ms --servers a:4730,b:4730'],
   },
+  exporter: {
+    name: 'exporter',
+    summary: 'serve Prometheus metrics of queues and workers',
+    usage: ['exporter [options]'],
+    description: `Serves /metrics in the Prometheus text format until SIGINT or SIGTERM. Each scrape asks
+every server for status, prioritystatus and workers: per function the queued jobs (also per
+priority), running jobs and workers; per server gearman_up (0 when it does not answer within
+--timeout) and the scrape duration. Listens on loopback unless told otherwise; only GET and
+HEAD are answered.`,
+    options: EXPORTER_OPTIONS,
+    examples: [
+      'gearmanode exporter --servers a:4730,b:4730',
+      'gearmanode exporter --listen 0.0.0.0:9470   # reachable from other hosts',
+      'curl -s 127.0.0.1:9470/metrics | grep gearman_up',
+    ],
+  },
+  dashboard: {
+    name: 'dashboard',
+    summary: 'live web page of servers, queues and workers',
+    usage: ['dashboard [options]'],
+    description: `Serves a web page, updated live, with every server (a red row when it is down), every
+function's queued jobs per priority with a sparkline of the queue, its running jobs and workers,
+and the worker connections. Runs until SIGINT or SIGTERM; listens on loopback unless told
+otherwise.`,
+    options: DASHBOARD_OPTIONS,
+    examples: [
+      'gearmanode dashboard --servers a:4730,b:4730   # then open http://127.0.0.1:9471/',
+      'gearmanode dashboard --listen 127.0.0.1:8080 --interval 2s',
+    ],
+  },
   server: {
     name: 'server',
     summary: 'run the embedded job server',
     usage: ['server [options]'],
     description: `An in-memory Gearman job server (jobs are lost when it stops). Prints the address it
-listens on; SIGINT or SIGTERM lets running jobs finish, a second signal stops at once.`,
+listens on; SIGINT or SIGTERM lets running jobs finish, a second signal stops at once.
+--metrics also serves its queues and workers as Prometheus metrics (see 'exporter').`,
     options: SERVER_OPTIONS,
-    examples: ['gearmanode server', 'gearmanode server --port 0 --json   # any free port'],
+    examples: [
+      'gearmanode server',
+      'gearmanode server --port 0 --json   # any free port',
+      'gearmanode server --metrics 127.0.0.1:9470   # and Prometheus metrics',
+    ],
     json: true,
   },
   help: {

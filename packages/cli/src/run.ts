@@ -1,5 +1,7 @@
 import { type OptionSpecs, type ParsedArgs, parseCommandArgs, splitCommand } from './args.js';
 import * as admin from './commands/admin.js';
+import { dashboard } from './commands/dashboard.js';
+import { exporter } from './commands/exporter.js';
 import { server } from './commands/server.js';
 import { submit } from './commands/submit.js';
 import { top } from './commands/top.js';
@@ -37,6 +39,8 @@ const HANDLERS: { [N in Exclude<CommandName, 'help'>]: Handler<N> } = {
   verbose: (args, io) => admin.valueCommand('verbose', args, io),
   shutdown: admin.shutdown,
   top,
+  exporter,
+  dashboard,
   server,
 };
 

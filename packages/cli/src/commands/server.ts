@@ -4,7 +4,10 @@ import { EXIT, type ExitCode } from '../errors.js';
 import { formatJson } from '../format/json.js';
 import type { COMMANDS } from '../help.js';
 import type { CliIO } from '../io.js';
+import { startExporter } from '../metrics/exporter.js';
+import { parseListen } from '../metrics/listen.js';
 import { formatHostPort } from '../servers.js';
+import { DEFAULT_SCRAPE_TIMEOUT, warnIfExposed } from './exporter.js';
 
 type ServerArgs = ParsedArgs<(typeof COMMANDS)['server']['options']>;
 
@@ -32,6 +35,8 @@ export async function server(args: ServerArgs, io: CliIO): Promise<ExitCode> {
     values['max-queue'] === undefined
       ? 0
       : parseInteger(values['max-queue'], '--max-queue', { command: 'server' });
+  const metricsListen =
+    values.metrics === undefined ? undefined : parseListen(values.metrics, '--metrics', 'server');
   const log =
     (level: string) =>
     (message: string): void => {
@@ -53,11 +58,26 @@ export async function server(args: ServerArgs, io: CliIO): Promise<ExitCode> {
   });
   const { host, port: bound } = instance.address;
   const address = formatHostPort(host, bound);
+  // The exporter asks the server's own admin interface, as it would ask gearmand.
+  let metrics: Awaited<ReturnType<typeof startExporter>> | undefined;
+  if (metricsListen !== undefined) {
+    try {
+      metrics = await startExporter({
+        listen: metricsListen,
+        servers: [formatHostPort(reachableHost(host), bound)],
+        timeout: DEFAULT_SCRAPE_TIMEOUT,
+      });
+    } catch (error) {
+      await instance.close();
+      throw error;
+    }
+  }
   io.stdout.write(
     values.json === true
-      ? formatJson({ host, port: bound, address })
-      : `gearmanode server listening on ${address}\n`,
+      ? formatJson({ host, port: bound, address, ...(metrics ? { metrics: metrics.url } : {}) })
+      : `gearmanode server listening on ${address}\n${metrics ? `metrics on ${metrics.url}\n` : ''}`,
   );
+  if (metricsListen !== undefined) warnIfExposed(metricsListen, io);
 
   // The CLI owns the process, so it installs the signal handlers (the library never does).
   let signals = 0;
@@ -80,6 +100,13 @@ export async function server(args: ServerArgs, io: CliIO): Promise<ExitCode> {
   } finally {
     io.signals.off('SIGINT', onSignal);
     io.signals.off('SIGTERM', onSignal);
+    await metrics?.close();
   }
   return EXIT.OK;
+}
+
+/** An address to connect to for one the server listens on: the wildcard means loopback. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  return host === '::' ? '::1' : host;
 }
