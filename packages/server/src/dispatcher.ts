@@ -11,6 +11,7 @@ import {
   type PacketInit,
   type PacketOf,
   type ServerVersion,
+  type SubmitType,
 } from '@gearmanode/protocol';
 import { type AdminContext, runAdminLine } from './admin.js';
 import { EpochScheduler } from './epoch.js';
@@ -71,17 +72,7 @@ type PacketsOf<T extends Packet['type']> = Extract<Packet, { type: T }>;
 type WorkPacket = PacketsOf<
   'WORK_DATA' | 'WORK_WARNING' | 'WORK_STATUS' | 'WORK_COMPLETE' | 'WORK_FAIL' | 'WORK_EXCEPTION'
 >;
-type SubmitPacket = PacketsOf<
-  | 'SUBMIT_JOB'
-  | 'SUBMIT_JOB_BG'
-  | 'SUBMIT_JOB_HIGH'
-  | 'SUBMIT_JOB_HIGH_BG'
-  | 'SUBMIT_JOB_LOW'
-  | 'SUBMIT_JOB_LOW_BG'
-  | 'SUBMIT_JOB_EPOCH'
-  | 'SUBMIT_REDUCE_JOB'
-  | 'SUBMIT_REDUCE_JOB_BACKGROUND'
->;
+type SubmitPacket = PacketsOf<SubmitType>;
 type GrabKind = 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | 'GRAB_JOB_ALL';
 
 /** WORK_STATUS numbers as gearmand stores them: parsed, then kept as uint32 (section 11.13). */
