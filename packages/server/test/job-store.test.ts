@@ -1,16 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import {
-  dedupeKey,
-  HIGH,
-  type Job,
-  JobQueue,
-  JobStore,
-  LOW,
-  NORMAL,
-  type Priority,
-  type SubmitRequest,
-} from '../src/jobs.js';
+import { dedupeKey, JobStore, type SubmitRequest } from '../src/job-store.js';
+import { HIGH, type Job, JobQueue, LOW, NORMAL, type Priority } from '../src/model.js';
 import { TestPeer } from './test-peer.js';
 
 function request(overrides: Partial<SubmitRequest> = {}): SubmitRequest {
@@ -172,7 +163,7 @@ describe('JobStore.submit', () => {
     const store = new JobStore('H:t');
     const first = submit(store, { unique: 'u' });
     store.take(store.function('f'));
-    store.dispose(first.job);
+    store.dispose(first.job, 'completed');
     expect(submit(store, { unique: 'u' }).job).not.toBe(first.job);
   });
 
