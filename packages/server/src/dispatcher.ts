@@ -11,8 +11,8 @@ import {
   type SubmitType,
 } from '@gearmanode/protocol';
 import { type AdminTarget, runAdminLine, ServerAdmin } from './admin.js';
-import { EpochScheduler } from './epoch.js';
-import { JobStore, type SubmitRequest } from './job-store.js';
+import { EpochScheduler, MAX_DELAY } from './epoch.js';
+import { JobStore, longerThan, type SubmitRequest } from './job-store.js';
 import { type Job, type Peer, PRIORITIES } from './model.js';
 import type { ServerLogger } from './options.js';
 import {
@@ -38,8 +38,6 @@ export interface DispatcherOptions {
 
 // PROTOCOL 5.5: gearmand raises CAN_DO_TIMEOUT values below one second to one second.
 const MIN_JOB_TIMEOUT = 1000;
-// Within what setTimeout can wait (about 24.8 days); it fires at once beyond that.
-const MAX_JOB_TIMEOUT = 0x7fffffff;
 
 type PacketsOf<T extends Packet['type']> = Extract<Packet, { type: T }>;
 type WorkPacket = PacketsOf<
@@ -154,8 +152,9 @@ export class Dispatcher implements AdminTarget {
         workers.register(peer, packet.functionName, 0);
         break;
       case 'CAN_DO_TIMEOUT': {
+        // At most what a timer can wait: it would fire at once beyond that.
         const timeout = Math.max(MIN_JOB_TIMEOUT, packet.timeout || 0);
-        workers.register(peer, packet.functionName, Math.min(timeout, MAX_JOB_TIMEOUT));
+        workers.register(peer, packet.functionName, Math.min(timeout, MAX_DELAY));
         break;
       }
       case 'CANT_DO':
@@ -289,7 +288,7 @@ export class Dispatcher implements AdminTarget {
 
   #getStatusUnique(peer: Peer, unique: string): void {
     // gearmand 1.1.20 does not answer at all here (section 11, item 8); an ERROR is better.
-    if (unique.length > MAX_UNIQUE_SIZE / 3 && Buffer.byteLength(unique) > MAX_UNIQUE_SIZE) {
+    if (longerThan(unique, MAX_UNIQUE_SIZE)) {
       peer.send(ERRORS.UNIQUE_TOO_LARGE);
       return;
     }

@@ -6,8 +6,11 @@ function before(a: Job, b: Job): boolean {
   return a.runAt < b.runAt || (a.runAt === b.runAt && a.seq < b.seq);
 }
 
-// setTimeout fires at once for delays above 2^31 - 1 ms; longer waits re-arm on the way.
-const MAX_DELAY = 0x7fffffff;
+/**
+ * The longest delay setTimeout takes (about 24.8 days); it fires at once beyond that. Longer
+ * epoch waits re-arm on the way.
+ */
+export const MAX_DELAY = 0x7fffffff;
 
 /**
  * Holds SUBMIT_JOB_EPOCH jobs until their time, in a min-heap by `runAt`, with one timer for

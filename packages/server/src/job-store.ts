@@ -18,6 +18,12 @@ export function dedupeKey(unique: string, payload: Uint8Array): string | undefin
   return `\0h${createHash('sha256').update(bytes).digest('base64')}`;
 }
 
+/** Whether `text` takes more than `max` bytes in UTF-8. */
+export function longerThan(text: string, max: number): boolean {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit, so short strings need no byte count.
+  return text.length > max / 3 && Buffer.byteLength(text) > max;
+}
+
 /** What a submission asks for, as `JobStore.submit` takes it. */
 export interface SubmitRequest {
   functionName: string;
@@ -98,12 +104,11 @@ export class JobStore {
    */
   submit(request: SubmitRequest, waiter: Peer | undefined): SubmitResult {
     const { unique, payload } = request;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit, so short strings need no byte count.
-    if (unique.length > MAX_UNIQUE_SIZE / 3 && Buffer.byteLength(unique) > MAX_UNIQUE_SIZE) {
+    if (longerThan(unique, MAX_UNIQUE_SIZE)) {
       return { ok: false, code: 'ARGUMENT_TOO_LARGE', message: 'Unique value too large' };
     }
     const reducer = request.reducer ?? '';
-    if (reducer.length > MAX_REDUCER_SIZE / 3 && Buffer.byteLength(reducer) > MAX_REDUCER_SIZE) {
+    if (longerThan(reducer, MAX_REDUCER_SIZE)) {
       // PROTOCOL section 8: gearmand's message for the reducer is the unique's.
       return { ok: false, code: 'ARGUMENT_TOO_LARGE', message: 'Unique value too large' };
     }
