@@ -1,0 +1,179 @@
+import { performance } from 'node:perf_hooks';
+import {
+  Connection,
+  type ConnectionEvent,
+  type ReplyHandler,
+  type ServerAddress,
+  tuningOf,
+} from '@gearmanode/core';
+import type { GearmanError, Packet, PacketInit } from '@gearmanode/protocol';
+import { GrabLoop } from './grab-loop.js';
+import type { JobImpl } from './job.js';
+import type { ResolvedWorkerOptions } from './options.js';
+import type { ServerStats } from './worker-types.js';
+
+/** What a link reports to the worker that owns it. */
+export interface LinkHost {
+  /** A packet nobody waited for: NOOP, or an ERROR answering a report. */
+  onPacket(link: ServerLink, packet: Packet): void;
+  onEvent(link: ServerLink, event: ConnectionEvent): void;
+  /** The reply to a GRAB: a JOB_ASSIGN* or NO_JOB. */
+  onGrabReply(link: ServerLink, packet: Packet): void;
+  /** A GRAB got no job: an ERROR reply, or its socket went away. */
+  onGrabError(link: ServerLink, error: GearmanError): void;
+}
+
+const PRE_SLEEP: PacketInit = { type: 'PRE_SLEEP' };
+const GRAB_UNIQ: PacketInit = { type: 'GRAB_JOB_UNIQ' };
+const GRAB_ALL: PacketInit = { type: 'GRAB_JOB_ALL' };
+
+/**
+ * The worker's link to one job server: its connection and grab cycle, the functions registered
+ * on the current socket, and the jobs that socket handed out.
+ */
+export class ServerLink {
+  readonly server: string;
+  readonly connection: Connection;
+  readonly loop: GrabLoop;
+  /** Jobs from the current socket that are held: running or buffered. */
+  readonly jobs = new Set<JobImpl>();
+  /** Closed for good (gave up, or reconnect is off). */
+  dead = false;
+  /** Connected once, or failed its first attempt: counted towards the worker's start. */
+  started = false;
+  /** Functions registered on the current socket. */
+  #registered = new Set<string>();
+  /** Functions unregistered while this socket held jobs of them: CANT_DO once they settle. */
+  readonly #pendingCantDo = new Set<string>();
+  readonly #options: ResolvedWorkerOptions;
+  /** The worker's registered functions and their time limits, read at every (re)connect. */
+  readonly #functions: ReadonlyMap<string, number>;
+  readonly #grabPacket: PacketInit;
+  /** The reply handler for this link's GRABs: one object, not one per GRAB. */
+  readonly #grabReply: ReplyHandler;
+
+  constructor(
+    address: ServerAddress,
+    options: ResolvedWorkerOptions,
+    functions: ReadonlyMap<string, number>,
+    host: LinkHost,
+  ) {
+    this.#options = options;
+    this.#functions = functions;
+    this.#grabPacket = options.grabMode === 'all' ? GRAB_ALL : GRAB_UNIQ;
+    this.#grabReply = {
+      onReply: (packet) => host.onGrabReply(this, packet),
+      onError: (error) => host.onGrabError(this, error),
+    };
+    this.connection = new Connection({
+      address,
+      ...tuningOf(options),
+      // A worker submits nothing, so it needs no WORK_EXCEPTION forwarding.
+      exceptions: false,
+      setup: () => this.#setup(),
+      onPacket: (packet) => host.onPacket(this, packet),
+      onEvent: (event) => host.onEvent(this, event),
+    });
+    this.server = this.connection.server;
+    this.loop = new GrabLoop({
+      pollInterval: options.pollInterval,
+      maxWindow: options.concurrency,
+      eagerPreSleep: !options.serverTimeout,
+    });
+  }
+
+  /**
+   * Registers `name` on the current socket unless it is registered there already (CAN_DO again
+   * would register it twice). Without a socket the next one registers it. Returns true when a
+   * sleeping grab cycle woke up: jobs already queued for a new function send no NOOP.
+   */
+  register(name: string, timeout: number): boolean {
+    this.#pendingCantDo.delete(name);
+    if (this.#registered.has(name)) return false;
+    if (this.connection.send(this.#canDo(name, timeout))) this.#registered.add(name);
+    return this.loop.poke();
+  }
+
+  /**
+   * Unregisters `name` (CANT_DO). gearmand re-queues jobs a worker holds of a function it
+   * unregisters (protocol.md section 11, item 21): while this socket holds such jobs, the
+   * CANT_DO waits until they are settled.
+   */
+  unregister(name: string): void {
+    if (!this.#registered.has(name)) return;
+    if (this.#holdsJobsOf(name)) this.#pendingCantDo.add(name);
+    else this.#cantDo(name);
+  }
+
+  /** A job from this link is over: forget it, and send a CANT_DO that waited for it. */
+  jobDone(job: JobImpl): void {
+    this.jobs.delete(job);
+    if (this.#pendingCantDo.size > 0 && this.#pendingCantDo.has(job.name)) {
+      if (!this.#holdsJobsOf(job.name)) this.#cantDo(job.name);
+    }
+  }
+
+  /** Sends a GRAB; false when the socket is not connected after all. */
+  grab(): boolean {
+    try {
+      this.connection.request(this.#grabPacket, this.#grabReply);
+    } catch {
+      // Between attempts, or closed: the connection's events update the loop.
+      return false;
+    }
+    if (this.loop.grabSent() === 'pre-sleep') this.preSleep();
+    return true;
+  }
+
+  preSleep(): void {
+    this.connection.send(PRE_SLEEP);
+  }
+
+  /** A GRAB came back without a job: NO_JOB, or an ERROR. Sends PRE_SLEEP if the loop sleeps. */
+  noJob(): void {
+    if (this.loop.noJob(performance.now()) === 'pre-sleep') this.preSleep();
+  }
+
+  stats(): ServerStats {
+    return {
+      server: this.server,
+      connection: this.connection.state,
+      grab: this.loop.state,
+      jobs: this.jobs.size,
+      grabsInFlight: this.loop.outstanding,
+      generation: this.connection.generation,
+    };
+  }
+
+  /** The packets written first on every new socket: the client id, then the registrations. */
+  #setup(): PacketInit[] {
+    const packets: PacketInit[] = [];
+    if (this.#options.clientId !== undefined) {
+      packets.push({ type: 'SET_CLIENT_ID', clientId: this.#options.clientId });
+    }
+    for (const [name, timeout] of this.#functions) packets.push(this.#canDo(name, timeout));
+    this.#registered = new Set(this.#functions.keys());
+    this.#pendingCantDo.clear();
+    return packets;
+  }
+
+  #canDo(name: string, timeout: number): PacketInit {
+    // CAN_DO_TIMEOUT only on request: on gearmand 1.1.20 its timer outlives the job and has
+    // corrupted the server (protocol.md section 11, item 25). Time limits are enforced here.
+    return this.#options.serverTimeout && timeout > 0
+      ? { type: 'CAN_DO_TIMEOUT', functionName: name, timeout }
+      : { type: 'CAN_DO', functionName: name };
+  }
+
+  #cantDo(name: string): void {
+    this.#pendingCantDo.delete(name);
+    this.#registered.delete(name);
+    // Without a live socket there is nothing to undo: the next socket registers afresh.
+    this.connection.send({ type: 'CANT_DO', functionName: name });
+  }
+
+  #holdsJobsOf(name: string): boolean {
+    for (const job of this.jobs) if (job.name === name) return true;
+    return false;
+  }
+}
