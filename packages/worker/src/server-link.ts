@@ -19,13 +19,21 @@ export interface LinkHost {
   onEvent(link: ServerLink, event: ConnectionEvent): void;
   /** The reply to a GRAB: a JOB_ASSIGN* or NO_JOB. */
   onGrabReply(link: ServerLink, packet: Packet): void;
-  /** A GRAB got no job: an ERROR reply, or its socket went away. */
-  onGrabError(link: ServerLink, error: GearmanError): void;
+  /** A GRAB of type `packet` got no job: an ERROR reply, or its socket went away. */
+  onGrabError(link: ServerLink, error: GearmanError, packet: GrabPacket): void;
 }
 
+/** The three GRABs: plain, with the unique, and with the unique and the reducer. */
+export type GrabPacket = 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | 'GRAB_JOB_ALL';
+
 const PRE_SLEEP: PacketInit = { type: 'PRE_SLEEP' };
-const GRAB_UNIQ: PacketInit = { type: 'GRAB_JOB_UNIQ' };
-const GRAB_ALL: PacketInit = { type: 'GRAB_JOB_ALL' };
+const GRABS: readonly GrabPacket[] = ['GRAB_JOB', 'GRAB_JOB_UNIQ', 'GRAB_JOB_ALL'];
+/** What to grab with instead when a server refuses a GRAB: the next simpler one. */
+const FALLBACK: Readonly<Record<GrabPacket, 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | undefined>> = {
+  GRAB_JOB_ALL: 'GRAB_JOB_UNIQ',
+  GRAB_JOB_UNIQ: 'GRAB_JOB',
+  GRAB_JOB: undefined,
+};
 
 /**
  * The worker's link to one job server: its connection and grab cycle, the functions registered
@@ -48,9 +56,14 @@ export class ServerLink {
   readonly #options: ResolvedWorkerOptions;
   /** The worker's registered functions and their time limits, read at every (re)connect. */
   readonly #functions: ReadonlyMap<string, number>;
-  readonly #grabPacket: PacketInit;
-  /** The reply handler for this link's GRABs: one object, not one per GRAB. */
-  readonly #grabReply: ReplyHandler;
+  /** The GRAB the worker is configured for; every new socket starts with it. */
+  readonly #configuredGrab: GrabPacket;
+  /** The GRAB this socket sends: simpler than configured once the server refused that one. */
+  #grab: GrabPacket;
+  /** GRAB refusals on every socket so far. */
+  #grabRefused = 0;
+  /** The reply handlers of each GRAB: one object per type, not one per GRAB. */
+  readonly #grabReplies: Readonly<Record<GrabPacket, ReplyHandler>>;
 
   constructor(
     address: ServerAddress,
@@ -60,11 +73,16 @@ export class ServerLink {
   ) {
     this.#options = options;
     this.#functions = functions;
-    this.#grabPacket = options.grabMode === 'all' ? GRAB_ALL : GRAB_UNIQ;
-    this.#grabReply = {
-      onReply: (packet) => host.onGrabReply(this, packet),
-      onError: (error) => host.onGrabError(this, error),
-    };
+    this.#configuredGrab = options.grabMode === 'all' ? 'GRAB_JOB_ALL' : 'GRAB_JOB_UNIQ';
+    this.#grab = this.#configuredGrab;
+    const replies = {} as Record<GrabPacket, ReplyHandler>;
+    for (const type of GRABS) {
+      replies[type] = {
+        onReply: (packet) => host.onGrabReply(this, packet),
+        onError: (error) => host.onGrabError(this, error, type),
+      };
+    }
+    this.#grabReplies = replies;
     this.connection = new Connection({
       address,
       ...tuningOf(options),
@@ -116,12 +134,41 @@ export class ServerLink {
   /** Sends a GRAB; false when the socket is not connected after all. */
   grab(): boolean {
     try {
-      this.connection.request(this.#grabPacket, this.#grabReply);
+      this.connection.request({ type: this.#grab }, this.#grabReplies[this.#grab]);
     } catch {
       // Between attempts, or closed: the connection's events update the loop.
       return false;
     }
     if (this.loop.grabSent() === 'pre-sleep') this.preSleep();
+    return true;
+  }
+
+  /** The GRAB this socket sends now. */
+  get grabPacket(): GrabPacket {
+    return this.#grab;
+  }
+
+  /**
+   * The server answered a GRAB of type `packet` with ERROR: it does not know that GRAB (Perl's
+   * Gearman::Server knows neither GRAB_JOB_UNIQ nor GRAB_JOB_ALL and answers each with ERROR
+   * `server_error`). Until the next socket this link grabs with the next simpler GRAB, which is
+   * returned; undefined when there is none (plain GRAB_JOB was refused).
+   */
+  refused(packet: GrabPacket): 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | undefined {
+    this.#grabRefused++;
+    // A GRAB sent before an earlier refusal switched the link is refused again: no step down.
+    if (packet === this.#grab) this.#grab = FALLBACK[packet] ?? packet;
+    return FALLBACK[packet];
+  }
+
+  /**
+   * Sends a report of a job (WORK_*) on the socket the job came from, whose `generation` it
+   * carries; false when that socket is gone.
+   * @throws InvalidArgumentError when the packet cannot be encoded.
+   */
+  report(generation: number, packet: PacketInit): boolean {
+    const connection = this.connection;
+    if (generation !== connection.generation || !connection.send(packet)) return false;
     return true;
   }
 
@@ -142,6 +189,7 @@ export class ServerLink {
       jobs: this.jobs.size,
       grabsInFlight: this.loop.outstanding,
       generation: this.connection.generation,
+      grabRefused: this.#grabRefused,
     };
   }
 
@@ -154,6 +202,8 @@ export class ServerLink {
     for (const [name, timeout] of this.#functions) packets.push(this.#canDo(name, timeout));
     this.#registered = new Set(this.#functions.keys());
     this.#pendingCantDo.clear();
+    // A new socket may be a different server (an upgrade, a fail-over behind the same address).
+    this.#grab = this.#configuredGrab;
     return packets;
   }
 

@@ -15,7 +15,21 @@ export type WorkerEvent =
   /** A connect attempt failed; another follows after a backoff. */
   | { type: 'reconnecting'; server: string; attempt: number; error: Error }
   /** The connection stopped trying (see the `reconnect` option). */
-  | { type: 'give-up'; server: string; error: Error };
+  | { type: 'give-up'; server: string; error: Error }
+  /**
+   * The server answered a GRAB with ERROR: it does not know that GRAB. Perl's Gearman::Server
+   * knows neither GRAB_JOB_UNIQ nor GRAB_JOB_ALL. Until it reconnects, the connection grabs with
+   * `fallback` instead (GRAB_JOB_ALL → GRAB_JOB_UNIQ → GRAB_JOB); jobs from plain GRAB_JOB
+   * carry no unique (`''`). With no `fallback` (GRAB_JOB itself was refused) the refusal counts
+   * as "no job" and the connection polls every `pollInterval`.
+   */
+  | {
+      type: 'grab-refused';
+      server: string;
+      packet: 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | 'GRAB_JOB_ALL';
+      fallback: 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | undefined;
+      error: Error;
+    };
 
 /** One server connection as `stats()` shows it. */
 export interface ServerStats {
@@ -30,6 +44,8 @@ export interface ServerStats {
   grabsInFlight: number;
   /** Sockets opened so far. */
   generation: number;
+  /** GRABs the server refused with ERROR, on every socket so far (see the `grab-refused` event). */
+  grabRefused: number;
 }
 
 /** Counters since the worker was created, and the current load. */

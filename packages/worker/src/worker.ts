@@ -35,7 +35,7 @@ import {
   resolveOptions,
   type WorkerOptions,
 } from './options.js';
-import { type LinkHost, ServerLink } from './server-link.js';
+import { type GrabPacket, type LinkHost, ServerLink } from './server-link.js';
 import { TimeLimits } from './time-limits.js';
 import type {
   CloseOptions,
@@ -114,7 +114,7 @@ class GearmanWorker implements Worker, JobHost {
       onPacket: (link, packet) => this.#onPacket(link, packet),
       onEvent: (link, event) => this.#onEvent(link, event),
       onGrabReply: (link, packet) => this.#onGrabReply(link, packet),
-      onGrabError: (link, error) => this.#onGrabError(link, error),
+      onGrabError: (link, error, packet) => this.#onGrabError(link, error, packet),
     };
     const seen = new Set<string>();
     for (const address of parseServers(options.servers)) {
@@ -245,14 +245,14 @@ class GearmanWorker implements Worker, JobHost {
   // ---- JobHost ------------------------------------------------------------------------------
 
   send(job: JobImpl, packet: PacketInit, final: boolean): Promise<void> {
-    const connection = (job.link as ServerLink).connection;
+    const link = job.link as ServerLink;
     // Only on the socket the job came from: once it is gone the server has re-queued the job,
     // and another server (or socket) would answer JOB_NOT_FOUND at best.
-    if (job.generation !== connection.generation || !connection.send(packet)) {
+    if (!link.report(job.generation, packet)) {
       if (final) this.#counters.droppedResults++;
       return RESOLVED;
     }
-    return connection.needsDrain ? connection.drained() : RESOLVED;
+    return link.connection.needsDrain ? link.connection.drained() : RESOLVED;
   }
 
   settled(job: JobImpl, outcome: JobOutcome): void {
@@ -344,15 +344,23 @@ class GearmanWorker implements Worker, JobHost {
     this.#pump();
   }
 
-  #onGrabError(link: ServerLink, error: GearmanError): void {
-    if (error.code === 'ERR_SERVER') {
-      // The server refused the GRAB (none does today): treat it as NO_JOB, so the loop sleeps
-      // and polls instead of spinning.
-      link.noJob();
+  #onGrabError(link: ServerLink, error: GearmanError, packet: GrabPacket): void {
+    const now = performance.now();
+    if (error.code !== 'ERR_SERVER') {
+      // The socket went away; the disconnect event follows and resets the loop.
+      link.loop.grabFailed(now);
       return;
     }
-    // The socket went away; the disconnect event follows and resets the loop.
-    link.loop.grabFailed(performance.now());
+    // The server does not know this GRAB: grab again at once with a simpler one if there is
+    // one, else treat the refusal as NO_JOB, so that the loop sleeps and polls, not spins.
+    const fallback = link.refused(packet);
+    this.#events.push({ type: 'grab-refused', server: link.server, packet, fallback, error });
+    if (fallback === undefined) {
+      link.noJob();
+    } else {
+      link.loop.grabFailed(now);
+      this.#pump();
+    }
   }
 
   // ---- scheduling ---------------------------------------------------------------------------
