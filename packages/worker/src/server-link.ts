@@ -169,6 +169,15 @@ export class ServerLink {
   report(generation: number, packet: PacketInit): boolean {
     const connection = this.connection;
     if (generation !== connection.generation || !connection.send(packet)) return false;
+    // WORK_EXCEPTION must end the job on every server. Perl's Gearman::Server keeps the job
+    // open after it (its own workers follow it with WORK_FAIL); gearmand ends the job there, as
+    // libgearman's worker expects (it sends nothing after it), and answers a WORK_FAIL after it
+    // with ERROR JOB_NOT_FOUND. So the WORK_FAIL goes only where the server has shown itself to
+    // be Gearman::Server-like: a socket that fell back to GRAB_JOB (never configured) because
+    // its server refused GRAB_JOB_UNIQ.
+    if (packet.type === 'WORK_EXCEPTION' && this.#grab === 'GRAB_JOB') {
+      connection.send({ type: 'WORK_FAIL', handle: packet.handle });
+    }
     return true;
   }
 

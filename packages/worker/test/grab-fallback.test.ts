@@ -10,7 +10,7 @@ import {
 import { FakeServer } from './support/fake-server.js';
 
 // Perl's Gearman::Server knows neither GRAB_JOB_UNIQ nor GRAB_JOB_ALL (it answers each with
-// ERROR server_error).
+// ERROR server_error), and keeps a job open after WORK_EXCEPTION until WORK_FAIL.
 
 let fake: FakeServer;
 const workers: Worker[] = [];
@@ -27,6 +27,7 @@ afterEach(async () => {
 function perlLike(): void {
   fake.refuse.add('GRAB_JOB_UNIQ');
   fake.refuse.add('GRAB_JOB_ALL');
+  fake.exceptionNotFinal = true;
 }
 
 async function start(options: WorkerOptions = {}): Promise<Worker> {
@@ -160,5 +161,52 @@ describe('a server that refuses GRAB_JOB_UNIQ', () => {
     expect(grabs().length).toBeLessThan(10);
     expect(worker.state).toBe('running');
     await iterator.return?.();
+  });
+});
+
+describe('WORK_EXCEPTION ends the job on every server', () => {
+  test('a server that refused GRAB_JOB_UNIQ gets WORK_FAIL after WORK_EXCEPTION', async () => {
+    perlLike();
+    const worker = await start({ concurrency: 2 });
+    const exception = fake.addJob('a', 'exception');
+    const thrown = fake.addJob('a', 'throw');
+    void worker.process(async (job) => {
+      if (job.text() === 'exception') await job.exception('boom');
+      else throw new Error('handler threw');
+    });
+    await fake.until(() => fake.results.get(thrown)?.length === 2);
+    await fake.until(() => fake.results.get(exception)?.length === 2);
+    for (const handle of [exception, thrown]) {
+      expect(fake.results.get(handle)?.map((p) => p.type)).toEqual(['WORK_EXCEPTION', 'WORK_FAIL']);
+    }
+    expect(fake.held()).toEqual([]);
+    expect(worker.stats()).toMatchObject({ exceptions: 2, failed: 0, jobNotFound: 0 });
+  });
+
+  test('and so does a job failed at its time limit there', async () => {
+    perlLike();
+    const worker = await start({ timeout: 30 });
+    const handle = fake.addJob('a', 'slow');
+    const iterator = worker[Symbol.asyncIterator]();
+    const job = (await iterator.next()).value as Job;
+    await fake.until(() => fake.results.get(handle)?.length === 2);
+    expect(fake.results.get(handle)?.map((p) => p.type)).toEqual(['WORK_EXCEPTION', 'WORK_FAIL']);
+    expect(job.signal.aborted).toBe(true);
+    expect(fake.held()).toEqual([]);
+    await iterator.return?.();
+  });
+
+  test('a server that knows GRAB_JOB_UNIQ gets WORK_EXCEPTION alone', async () => {
+    const worker = await start();
+    const handle = fake.addJob('a', 'x');
+    void worker.process(() => {
+      throw new Error('handler threw');
+    });
+    await fake.until(() => fake.results.has(handle));
+    // A later job's GRAB reply comes after anything the server answered to the exception.
+    const later = fake.addJob('a', 'y');
+    await fake.until(() => fake.results.has(later));
+    expect(fake.results.get(handle)?.map((p) => p.type)).toEqual(['WORK_EXCEPTION']);
+    expect(worker.stats()).toMatchObject({ exceptions: 2, jobNotFound: 0 });
   });
 });
