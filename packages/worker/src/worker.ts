@@ -5,14 +5,12 @@ import {
   EventChannel,
   formatAddress,
   parseServers,
-  Queue,
 } from '@gearmanode/core';
 import {
   ClosedError,
   type GearmanError,
   InvalidArgumentError,
   type Packet,
-  type PacketInit,
 } from '@gearmanode/protocol';
 import {
   type Consumer,
@@ -22,11 +20,12 @@ import {
   processArgs,
   processConsumer,
 } from './consumers.js';
-import { newCounters, OUTCOME_COUNTER } from './counters.js';
-import { JobLostError, JobTimeoutError, WorkerClosingError } from './errors.js';
+import { newCounters } from './counters.js';
+import { WorkerClosingError } from './errors.js';
 import { assignment } from './grab-replies.js';
 import { GrabScheduler } from './grab-scheduler.js';
-import { type Job, type JobHost, JobImpl, type JobOutcome, RESOLVED } from './job.js';
+import { HeldJobs } from './held-jobs.js';
+import { type Job, JobImpl } from './job.js';
 import { Lifecycle } from './lifecycle.js';
 import {
   type RegisterOptions,
@@ -36,7 +35,6 @@ import {
   type WorkerOptions,
 } from './options.js';
 import { type GrabPacket, type LinkHost, ServerLink } from './server-link.js';
-import { TimeLimits } from './time-limits.js';
 import type {
   CloseOptions,
   JobHandler,
@@ -73,7 +71,7 @@ const DEFAULT_CLOSE_TIMEOUT = 10_000;
  * The worker: its links to the servers, the jobs between them and the consumer, and its
  * lifecycle. Each link runs its own grab cycle; the worker decides how many GRABs are wanted.
  */
-class GearmanWorker implements Worker, JobHost {
+class GearmanWorker implements Worker {
   readonly #options: ResolvedWorkerOptions;
   readonly #concurrency: number;
   readonly #links: ServerLink[] = [];
@@ -82,16 +80,15 @@ class GearmanWorker implements Worker, JobHost {
   readonly #functions = new Map<string, number>();
   /** The handlers `process()` runs per function; kept after `unregister()` for late jobs. */
   readonly #handlers = new Map<string, JobHandler>();
-  /** Jobs assigned and not yet handed to the consumer. */
-  readonly #buffer = new Queue<JobImpl>();
-  readonly #limits = new TimeLimits();
   readonly #events = new EventChannel<WorkerEvent>();
   readonly #counters = newCounters();
+  readonly #jobs = new HeldJobs(this.#counters, () => {
+    if (this.#jobs.running === 0) this.#life.idle();
+    this.#pump();
+  });
   readonly #consumerHost: ConsumerHost;
   readonly #life: Lifecycle;
   #consumer: Consumer | undefined;
-  /** Jobs handed to the consumer and not settled. */
-  #running = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: ResolvedWorkerOptions) {
@@ -100,10 +97,10 @@ class GearmanWorker implements Worker, JobHost {
     for (const { name, timeout } of options.functions) this.#functions.set(name, timeout);
     this.#consumerHost = {
       concurrency: this.#concurrency,
-      running: () => this.#running,
+      running: () => this.#jobs.running,
       taking: () => this.#life.running,
-      nextBuffered: () => this.#buffer.shift(),
-      start: (job) => this.#start(job),
+      nextBuffered: () => this.#jobs.nextBuffered(),
+      start: (job) => this.#jobs.start(job),
       pump: () => this.#pump(),
       detach: (consumer) => {
         if (this.#consumer === consumer) this.#consumer = undefined;
@@ -195,7 +192,7 @@ class GearmanWorker implements Worker, JobHost {
     );
     this.#claim(consumer);
     // Jobs buffered for an earlier loop go first.
-    for (let job = this.#buffer.shift(); job !== undefined; job = this.#buffer.shift()) {
+    for (let job = this.#jobs.nextBuffered(); job !== undefined; job = this.#jobs.nextBuffered()) {
       consumer.offer(job);
     }
     this.#pump();
@@ -219,7 +216,7 @@ class GearmanWorker implements Worker, JobHost {
   destroy(cause?: Error): void {
     if (this.#life.state === 'closed') return;
     this.#stopTaking();
-    this.#abandonAll(new WorkerClosingError('the worker was destroyed', { cause }));
+    this.#jobs.abandon(this.#links, new WorkerClosingError('the worker was destroyed', { cause }));
     for (const link of this.#links) link.connection.destroy(cause);
     this.#finish(cause);
   }
@@ -235,33 +232,11 @@ class GearmanWorker implements Worker, JobHost {
   stats(): WorkerStats {
     return {
       ...this.#counters,
-      inFlight: this.#running,
-      buffered: this.#buffer.size,
+      inFlight: this.#jobs.running,
+      buffered: this.#jobs.buffered,
       grabsInFlight: this.#scheduler.inFlight(),
       servers: this.#links.map((link) => link.stats()),
     };
-  }
-
-  // ---- JobHost ------------------------------------------------------------------------------
-
-  send(job: JobImpl, packet: PacketInit, final: boolean): Promise<void> {
-    const link = job.link as ServerLink;
-    // Only on the socket the job came from: once it is gone the server has re-queued the job,
-    // and another server (or socket) would answer JOB_NOT_FOUND at best.
-    if (!link.report(job.generation, packet)) {
-      if (final) this.#counters.droppedResults++;
-      return RESOLVED;
-    }
-    return link.connection.needsDrain ? link.connection.drained() : RESOLVED;
-  }
-
-  settled(job: JobImpl, outcome: JobOutcome): void {
-    this.#counters[OUTCOME_COUNTER[outcome]]++;
-    this.#done(job);
-  }
-
-  dropped(): void {
-    this.#counters.droppedResults++;
   }
 
   // ---- link callbacks -----------------------------------------------------------------------
@@ -276,7 +251,7 @@ class GearmanWorker implements Worker, JobHost {
         return;
       case 'disconnect':
         link.loop.disconnect();
-        this.#lose(link);
+        this.#jobs.lose(link);
         this.#events.push(event);
         this.#pump();
         return;
@@ -299,7 +274,7 @@ class GearmanWorker implements Worker, JobHost {
     link.loop.disconnect();
     this.#startedOne(link);
     if (this.#life.state === 'closed' || this.#life.closing !== undefined) return;
-    this.#lose(link);
+    this.#jobs.lose(link);
     // Every server gone for good: nothing can ever arrive. Close with the last cause.
     if (this.#links.every((l) => l.dead)) {
       this.destroy(cause ?? new ClosedError(`every connection closed (last: ${link.server})`));
@@ -337,10 +312,15 @@ class GearmanWorker implements Worker, JobHost {
       return;
     }
     const timeout = this.#functions.get(fields.name) ?? this.#options.timeout;
-    const job = new JobImpl(this, link, link.server, link.connection.generation, fields, timeout);
-    link.jobs.add(job);
-    const consumer = this.#consumer;
-    if (consumer === undefined || !consumer.offer(job)) this.#buffer.push(job);
+    const job = new JobImpl(
+      this.#jobs,
+      link,
+      link.server,
+      link.connection.generation,
+      fields,
+      timeout,
+    );
+    this.#jobs.hold(job, this.#consumer);
     this.#pump();
   }
 
@@ -369,65 +349,22 @@ class GearmanWorker implements Worker, JobHost {
   #pump(): void {
     const consumer = this.#consumer;
     if (consumer === undefined || !this.#life.running) return;
-    const queued = this.#buffer.size + this.#scheduler.inFlight();
+    const queued = this.#jobs.buffered + this.#scheduler.inFlight();
     const count = Math.min(
       consumer.want() - queued,
-      this.#concurrency - this.#running - queued, // never more GRABs than free slots
+      this.#concurrency - this.#jobs.running - queued, // never more GRABs than free slots
     );
     if (count > 0) this.#counters.grabs += this.#scheduler.send(count);
-  }
-
-  /** Hands a job to the consumer: it now takes a slot, and its time limit starts. */
-  #start(job: JobImpl): void {
-    this.#running++;
-    this.#limits.start(job, performance.now());
-  }
-
-  /** A running job is over, one way or another: free its slot. */
-  #done(job: JobImpl): void {
-    this.#running--;
-    this.#limits.stop(job);
-    (job.link as ServerLink).jobDone(job);
-    if (this.#running === 0) this.#life.idle();
-    this.#pump();
   }
 
   readonly #tick = (): void => {
     const now = performance.now();
     for (const link of this.#links) link.loop.tick(now);
-    for (const job of this.#limits.expired(now)) this.#expire(job);
+    this.#jobs.expire(now);
     // Also the watchdog: whatever state changed without a pump, a free slot that is wanted
     // gets its GRAB within one tick.
     this.#pump();
   };
-
-  /** The job ran past its time limit: fail it with WORK_EXCEPTION and abort its signal. */
-  #expire(job: JobImpl): void {
-    if (!job.release()) return;
-    const error = new JobTimeoutError(job.handle, job.timeout);
-    this.#counters.timeouts++;
-    this.send(job, { type: 'WORK_EXCEPTION', handle: job.handle, payload: error.message }, true);
-    this.#done(job);
-    job.abort(error);
-  }
-
-  /** A socket closed: every job from it is back in the server's queue. */
-  #lose(link: ServerLink): void {
-    if (link.jobs.size === 0) return;
-    const jobs = [...link.jobs];
-    link.jobs.clear();
-    const buffered = new Set<JobImpl>();
-    for (const job of this.#buffer.drain()) {
-      if (job.link === link) buffered.add(job);
-      else this.#buffer.push(job);
-    }
-    for (const job of jobs) {
-      if (!job.release()) continue;
-      this.#counters.lost++;
-      if (!buffered.has(job)) this.#done(job);
-      job.abort(new JobLostError(job.handle, link.server));
-    }
-  }
 
   #claim(consumer: Consumer): void {
     if (this.#consumer !== undefined) {
@@ -444,9 +381,12 @@ class GearmanWorker implements Worker, JobHost {
   async #close(timeout: number): Promise<void> {
     if (this.#life.state === 'closed') return;
     this.#stopTaking();
-    if (this.#running > 0) await this.#life.whenIdle(timeout);
+    if (this.#jobs.running > 0) await this.#life.whenIdle(timeout);
     if (this.state === 'closed') return; // destroyed meanwhile
-    this.#abandonAll(new WorkerClosingError(`the worker closed after ${timeout} ms`));
+    this.#jobs.abandon(
+      this.#links,
+      new WorkerClosingError(`the worker closed after ${timeout} ms`),
+    );
     // Ends each socket after writing what is queued: the results of finished jobs go out.
     await Promise.all(this.#links.map((link) => link.connection.close()));
     this.#finish(undefined);
@@ -458,31 +398,14 @@ class GearmanWorker implements Worker, JobHost {
     const consumer = this.#consumer;
     this.#consumer = undefined;
     consumer?.end();
-    for (let job = this.#buffer.shift(); job !== undefined; job = this.#buffer.shift()) {
-      // Never started: the server re-queues it when the socket closes.
-      job.release();
-      (job.link as ServerLink).jobs.delete(job);
-      this.#counters.released++;
-    }
-  }
-
-  /** Takes every running job back from its handler and aborts its signal with `reason`. */
-  #abandonAll(reason: Error): void {
-    for (const link of this.#links) {
-      for (const job of [...link.jobs]) {
-        if (!job.release()) continue;
-        this.#counters.abandoned++;
-        this.#done(job);
-        job.abort(reason);
-      }
-    }
+    this.#jobs.releaseBuffered();
   }
 
   #finish(cause: Error | undefined): void {
     this.#life.finish(cause);
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#limits.clear();
+    this.#jobs.clear();
     this.#events.end();
   }
 }
