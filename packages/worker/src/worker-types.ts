@@ -168,7 +168,7 @@ export interface Worker extends AsyncIterable<Job>, AsyncDisposable {
   close(options?: CloseOptions): Promise<void>;
   /** Closes now: aborts every job's signal and destroys the sockets. Idempotent. */
   destroy(cause?: Error): void;
-  /** Connection events from now until the worker closes. */
+  /** Connection events, and GRABs a server refused, from now until the worker closes. */
   status(): AsyncIterableIterator<WorkerEvent>;
   /** Counters and the current load. */
   stats(): WorkerStats;
