@@ -27,7 +27,12 @@ export interface LinkHost {
 export type GrabPacket = 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | 'GRAB_JOB_ALL';
 
 const PRE_SLEEP: PacketInit = { type: 'PRE_SLEEP' };
-const GRABS: readonly GrabPacket[] = ['GRAB_JOB', 'GRAB_JOB_UNIQ', 'GRAB_JOB_ALL'];
+// One packet object per GRAB type, shared by every GRAB sent.
+const GRABS: Readonly<Record<GrabPacket, PacketInit>> = {
+  GRAB_JOB: { type: 'GRAB_JOB' },
+  GRAB_JOB_UNIQ: { type: 'GRAB_JOB_UNIQ' },
+  GRAB_JOB_ALL: { type: 'GRAB_JOB_ALL' },
+};
 /** What to grab with instead when a server refuses a GRAB: the next simpler one. */
 const FALLBACK: Readonly<Record<GrabPacket, 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | undefined>> = {
   GRAB_JOB_ALL: 'GRAB_JOB_UNIQ',
@@ -76,7 +81,7 @@ export class ServerLink {
     this.#configuredGrab = options.grabMode === 'all' ? 'GRAB_JOB_ALL' : 'GRAB_JOB_UNIQ';
     this.#grab = this.#configuredGrab;
     const replies = {} as Record<GrabPacket, ReplyHandler>;
-    for (const type of GRABS) {
+    for (const type of Object.keys(GRABS) as GrabPacket[]) {
       replies[type] = {
         onReply: (packet) => host.onGrabReply(this, packet),
         onError: (error) => host.onGrabError(this, error, type),
@@ -134,7 +139,7 @@ export class ServerLink {
   /** Sends a GRAB; false when the socket is not connected after all. */
   grab(): boolean {
     try {
-      this.connection.request({ type: this.#grab }, this.#grabReplies[this.#grab]);
+      this.connection.request(GRABS[this.#grab], this.#grabReplies[this.#grab]);
     } catch {
       // Between attempts, or closed: the connection's events update the loop.
       return false;
