@@ -7,15 +7,15 @@ export type {
   RegisterOptions,
   WorkerOptions,
 } from './options.js';
-export {
-  type CloseOptions,
-  createWorker,
-  type JobHandler,
-  type JobResult,
-  type ProcessOptions,
-  type ServerStats,
-  type Worker,
-  type WorkerEvent,
-  type WorkerState,
-  type WorkerStats,
-} from './worker.js';
+export { createWorker } from './worker.js';
+export type {
+  CloseOptions,
+  JobHandler,
+  JobResult,
+  ProcessOptions,
+  ServerStats,
+  Worker,
+  WorkerEvent,
+  WorkerState,
+  WorkerStats,
+} from './worker-types.js';

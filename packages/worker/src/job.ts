@@ -64,6 +64,9 @@ export interface Job {
   exception(error: unknown): Promise<void>;
 }
 
+/** What the server told about a job when it assigned it. */
+export type JobFields = Pick<Job, 'name' | 'handle' | 'unique' | 'reducer' | 'payload'>;
+
 /** How a job ended, for the worker's counters. */
 export type JobOutcome = 'completed' | 'failed' | 'exception';
 
@@ -113,7 +116,7 @@ export class JobImpl implements Job {
     link: unknown,
     server: string,
     generation: number,
-    fields: { name: string; handle: string; unique: string; reducer: string; payload: Buffer },
+    fields: JobFields,
     timeout: number,
   ) {
     this.#host = host;
