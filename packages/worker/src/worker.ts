@@ -23,6 +23,7 @@ import {
   type Packet,
   type PacketInit,
 } from '@gearmanode/protocol';
+import { traceJob } from './diagnostics.js';
 import { JobLostError, JobTimeoutError, WorkerClosingError } from './errors.js';
 import { GrabLoop, type GrabState } from './grab-loop.js';
 import { type Job, type JobHost, JobImpl, type JobOutcome, RESOLVED } from './job.js';
@@ -844,6 +845,7 @@ class GearmanWorker implements Worker, JobHost {
   /** Hands a job to the consumer: it now takes a slot, and its time limit starts. */
   #start(job: JobImpl): void {
     this.#running++;
+    job.trace = traceJob(job);
     if (job.timeout > 0) {
       job.deadline = performance.now() + job.timeout;
       let set = this.#timed.get(job.timeout);
