@@ -136,19 +136,23 @@ const connectChannel = diagnostics.channel(DIAGNOSTICS_CHANNELS.connect);
 const disconnectChannel = diagnostics.channel(DIAGNOSTICS_CHANNELS.disconnect);
 const reconnectingChannel = diagnostics.channel(DIAGNOSTICS_CHANNELS.reconnecting);
 
+/** Whether any of a TracingChannel's five channels has a subscriber, asking each. */
+export function anySubscribed(channel: TracingChannel<unknown, object>): boolean {
+  return (
+    channel.start.hasSubscribers ||
+    channel.end.hasSubscribers ||
+    channel.asyncStart.hasSubscribers ||
+    channel.asyncEnd.hasSubscribers ||
+    channel.error.hasSubscribers
+  );
+}
+
 /**
  * Whether any of a TracingChannel's five channels has a subscriber. Node has the getter on
- * TracingChannel since 20.13; before that, the channels are asked one by one.
+ * TracingChannel since 20.13 (and 22.0); before that, the channels are asked one by one.
  */
 export const isTraced: (channel: TracingChannel<unknown, object>) => boolean =
-  'hasSubscribers' in submitChannel
-    ? (channel) => channel.hasSubscribers
-    : (channel) =>
-        channel.start.hasSubscribers ||
-        channel.end.hasSubscribers ||
-        channel.asyncStart.hasSubscribers ||
-        channel.asyncEnd.hasSubscribers ||
-        channel.error.hasSubscribers;
+  'hasSubscribers' in submitChannel ? (channel) => channel.hasSubscribers : anySubscribed;
 
 /**
  * Publishes `start` and `end` for an operation whose synchronous part is over, as

@@ -36,6 +36,7 @@ export {
 } from './connection/options.js';
 export { Deadlines, type Timed } from './deadlines.js';
 export {
+  anySubscribed,
   byteLength,
   type ClientRetryMessage,
   type ClientSubmitContext,

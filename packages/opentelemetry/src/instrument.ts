@@ -193,32 +193,28 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     });
   };
 
-  const submitChannel = diagnostics.tracingChannel(DIAGNOSTICS_CHANNELS.clientSubmit);
-  const jobChannel = diagnostics.tracingChannel(DIAGNOSTICS_CHANNELS.workerJob);
-  // Only the channels used are subscribed: the others' hasSubscribers stays false.
-  submitChannel.start.subscribe(submit.start);
-  submitChannel.asyncEnd.subscribe(submit.asyncEnd);
-  jobChannel.start.subscribe(job.start);
-  jobChannel.asyncEnd.subscribe(job.asyncEnd);
-  diagnostics.subscribe(DIAGNOSTICS_CHANNELS.clientRetry, onRetry);
+  // Only the channels used are subscribed, by name (the module-level calls keep a channel alive
+  // while subscribed); the others' hasSubscribers stays false.
+  const subscriptions: [string, (message: unknown) => void][] = [
+    [`tracing:${DIAGNOSTICS_CHANNELS.clientSubmit}:start`, submit.start],
+    [`tracing:${DIAGNOSTICS_CHANNELS.clientSubmit}:asyncEnd`, submit.asyncEnd],
+    [`tracing:${DIAGNOSTICS_CHANNELS.workerJob}:start`, job.start],
+    [`tracing:${DIAGNOSTICS_CHANNELS.workerJob}:asyncEnd`, job.asyncEnd],
+    [DIAGNOSTICS_CHANNELS.clientRetry, onRetry],
+  ];
   if (instruments !== undefined) {
-    diagnostics.subscribe(DIAGNOSTICS_CHANNELS.reconnecting, onReconnecting);
-    diagnostics.subscribe(DIAGNOSTICS_CHANNELS.disconnect, onDisconnect);
+    subscriptions.push(
+      [DIAGNOSTICS_CHANNELS.reconnecting, onReconnecting],
+      [DIAGNOSTICS_CHANNELS.disconnect, onDisconnect],
+    );
   }
+  for (const [name, listener] of subscriptions) diagnostics.subscribe(name, listener);
 
   let disposed = false;
   const dispose = (): void => {
     if (disposed) return;
     disposed = true;
-    submitChannel.start.unsubscribe(submit.start);
-    submitChannel.asyncEnd.unsubscribe(submit.asyncEnd);
-    jobChannel.start.unsubscribe(job.start);
-    jobChannel.asyncEnd.unsubscribe(job.asyncEnd);
-    diagnostics.unsubscribe(DIAGNOSTICS_CHANNELS.clientRetry, onRetry);
-    if (instruments !== undefined) {
-      diagnostics.unsubscribe(DIAGNOSTICS_CHANNELS.reconnecting, onReconnecting);
-      diagnostics.unsubscribe(DIAGNOSTICS_CHANNELS.disconnect, onDisconnect);
-    }
+    for (const [name, listener] of subscriptions) diagnostics.unsubscribe(name, listener);
   };
   return { dispose, [Symbol.dispose]: dispose };
 }

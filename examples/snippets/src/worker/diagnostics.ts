@@ -2,8 +2,8 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { WorkerJobContext } from '@gearmanode/worker';
 
-const jobs = diagnostics.tracingChannel<unknown, WorkerJobContext>('gearmanode:worker:job');
-jobs.asyncEnd.subscribe((message) => {
+// One of the TracingChannel's channels: tracing:gearmanode:worker:job:{start,end,asyncStart,asyncEnd,error}
+diagnostics.subscribe('tracing:gearmanode:worker:job:asyncEnd', (message) => {
   const job = message as WorkerJobContext;
   console.log(job.functionName, job.handle, job.outcome, job.responseBytes);
 });
