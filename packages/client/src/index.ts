@@ -1,8 +1,15 @@
-export type {
-  ConnectionTuning,
-  ReconnectOptions,
-  ServerAddress,
-  ServerSpec,
+export {
+  type ClientRetryMessage,
+  type ClientSubmitContext,
+  type ConnectionTuning,
+  type ConnectMessage,
+  DIAGNOSTICS_CHANNELS,
+  type DisconnectMessage,
+  type ReconnectingMessage,
+  type ReconnectOptions,
+  type ServerAddress,
+  type ServerSpec,
+  type SubmitPriority,
 } from '@gearmanode/core';
 export type {
   FunctionPriorityStatus,

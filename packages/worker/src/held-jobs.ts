@@ -3,6 +3,7 @@ import { Queue } from '@gearmanode/core';
 import type { PacketInit } from '@gearmanode/protocol';
 import type { Consumer } from './consumers.js';
 import { type Counter, OUTCOME_COUNTER } from './counters.js';
+import { traceJob } from './diagnostics.js';
 import { JobLostError, JobTimeoutError } from './errors.js';
 import { type JobHost, type JobImpl, type JobOutcome, RESOLVED } from './job.js';
 import type { ServerLink } from './server-link.js';
@@ -50,6 +51,7 @@ export class HeldJobs implements JobHost {
   /** Hands a job to the consumer: it now takes a slot, and its time limit starts. */
   start(job: JobImpl): void {
     this.#running++;
+    job.trace = traceJob(job);
     this.#limits.start(job, performance.now());
   }
 

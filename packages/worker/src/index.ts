@@ -1,3 +1,11 @@
+export {
+  type ConnectMessage,
+  DIAGNOSTICS_CHANNELS,
+  type DisconnectMessage,
+  type ReconnectingMessage,
+  type WorkerJobContext,
+  type WorkerJobOutcome,
+} from '@gearmanode/core';
 export * from './errors.js';
 export type { GrabState } from './grab-loop.js';
 export type { Job } from './job.js';
