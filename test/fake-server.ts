@@ -4,9 +4,11 @@ import { encodePacket, type Packet, PacketDecoder, type PacketInit } from '@gear
 
 /**
  * A scripted job server on 127.0.0.1 for what gearmand will not do on demand: split writes,
- * stray replies, absurd size fields, silence, dropped sockets. It speaks the binary protocol
- * through `@gearmanode/protocol`; a script decides per packet, and anything it leaves alone
- * gets a plain default answer (see `defaultReply`).
+ * stray replies, absurd size fields, silence, dropped sockets, ERROR packets, a worker side that
+ * spins or holds jobs back. It speaks the binary protocol through `@gearmanode/protocol`; a
+ * script decides per packet, and anything it leaves alone gets the default answer of a small
+ * job server: submits are queued and handed to workers (GRAB, PRE_SLEEP/NOOP, CAN_DO), and their
+ * WORK_* packets go back to the submitting client (see `#defaultReply`).
  *
  * @example
  * await using fake = await startFakeServer({
@@ -35,11 +37,64 @@ export interface FakeServer extends AsyncDisposable {
   waitForConnections(count: number, timeout?: number): Promise<void>;
   /** Stops listening and destroys every connection. */
   close(): Promise<void>;
+
+  // The worker side: a queue of jobs handed out as gearmand does (protocol.md section 5).
+
+  /** Jobs waiting to be grabbed, oldest first. */
+  readonly queue: readonly FakeJob[];
+  /** Jobs by handle, including finished ones. */
+  readonly jobs: ReadonlyMap<string, FakeJob>;
+  /** The WORK_* packets workers sent for each job, by handle. */
+  readonly results: ReadonlyMap<string, Packet[]>;
+  /** Answer every PRE_SLEEP with NOOP although GRAB finds nothing (section 11, item 26). */
+  spin: boolean;
+  /** Live connections that registered at least one function. */
+  readonly workers: readonly FakeConnection[];
+  /** Queues a job and wakes sleeping workers of its function, as gearmand does. */
+  addJob(name: string, payload?: Uint8Array | string, options?: AddJobOptions): string;
+  /** Makes hidden jobs available without waking anyone (an epoch job falling due). */
+  release(): void;
+  /** Jobs assigned to `connection` (or to anyone) and not finished yet. */
+  held(connection?: FakeConnection): FakeJob[];
+  /** Packets of a type received so far, on every connection. */
+  count(type: Packet['type']): number;
+  /** Resolves once `predicate` holds, polling every 5 ms (for state outside the server too). */
+  until(predicate: () => boolean, timeout?: number, what?: string): Promise<void>;
+  /** Destroys every socket (jobs they held go back to the queue) but keeps listening. */
+  dropAll(): void;
+}
+
+/** A job as the fake server holds it. */
+export interface FakeJob {
+  readonly handle: string;
+  readonly name: string;
+  readonly unique: string;
+  readonly reducer: string;
+  readonly payload: Buffer;
+  /** The worker connection holding it, or undefined while queued or done. */
+  holder: FakeConnection | undefined;
+  /** The client connection waiting for its WORK_* packets (foreground submits). */
+  readonly client: FakeConnection | undefined;
+}
+
+export interface AddJobOptions {
+  unique?: string;
+  reducer?: string;
+  /** Not handed out until `release()`, like a future epoch job. */
+  hidden?: boolean;
 }
 
 /** One accepted connection. */
 export interface FakeConnection {
+  /** 1 for the first connection accepted, and so on. */
+  readonly id: number;
   readonly socket: Socket;
+  /** Functions registered with CAN_DO, in order (CANT_DO removes them). */
+  readonly functions: string[];
+  /** The SET_CLIENT_ID sent last. */
+  clientId: string | undefined;
+  /** Sent PRE_SLEEP and waits for a NOOP. */
+  sleeping: boolean;
   /** Packets received on this connection. */
   readonly received: readonly Packet[];
   readonly closed: boolean;
@@ -70,56 +125,6 @@ export interface FakeServerOptions {
   onConnection?: (connection: FakeConnection) => void;
 }
 
-/**
- * The default answers: OPTION_RES for OPTION_REQ, ECHO_RES for ECHO_REQ, JOB_CREATED with
- * `H:fake:<n>` for every submit (and nothing more: the job never finishes), "unknown" for status
- * requests. Packets without a reply get none.
- */
-export function defaultReply(packet: Packet, connection: FakeConnection, jobNumber: number): void {
-  switch (packet.type) {
-    case 'OPTION_REQ':
-      connection.send({ type: 'OPTION_RES', option: packet.option });
-      return;
-    case 'ECHO_REQ':
-      connection.send({ type: 'ECHO_RES', payload: packet.payload });
-      return;
-    case 'SUBMIT_JOB':
-    case 'SUBMIT_JOB_BG':
-    case 'SUBMIT_JOB_HIGH':
-    case 'SUBMIT_JOB_HIGH_BG':
-    case 'SUBMIT_JOB_LOW':
-    case 'SUBMIT_JOB_LOW_BG':
-    case 'SUBMIT_JOB_EPOCH':
-    case 'SUBMIT_REDUCE_JOB':
-    case 'SUBMIT_REDUCE_JOB_BACKGROUND':
-      connection.send({ type: 'JOB_CREATED', handle: `H:fake:${jobNumber}` });
-      return;
-    case 'GET_STATUS':
-      connection.send({
-        type: 'STATUS_RES',
-        handle: packet.handle,
-        known: false,
-        running: false,
-        numerator: 0,
-        denominator: 0,
-      });
-      return;
-    case 'GET_STATUS_UNIQUE':
-      connection.send({
-        type: 'STATUS_RES_UNIQUE',
-        unique: packet.unique,
-        known: false,
-        running: false,
-        numerator: 0,
-        denominator: 0,
-        waitingClients: 0,
-      });
-      return;
-    default:
-      return;
-  }
-}
-
 /** Starts a fake server on a free port of 127.0.0.1. */
 export async function startFakeServer(options: FakeServerOptions = {}): Promise<FakeServer> {
   const fake = new Fake(options);
@@ -135,7 +140,12 @@ class Fake implements FakeServer {
   readonly #server: Server;
   readonly #options: FakeServerOptions;
   readonly #watchers = new Set<() => void>();
-  #jobs = 0;
+  readonly queue: FakeJob[] = [];
+  readonly jobs = new Map<string, FakeJob>();
+  readonly results = new Map<string, Packet[]>();
+  spin = false;
+  readonly #hidden = new Set<string>();
+  #jobNumber = 0;
 
   constructor(options: FakeServerOptions) {
     this.#options = options;
@@ -159,17 +169,14 @@ class Fake implements FakeServer {
 
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
-    const connection = new FakeSocket(socket);
+    const connection = new FakeSocket(socket, this.connections.length + 1);
     this.connections.push(connection);
     this.#options.onConnection?.(connection);
     const decoder = new PacketDecoder((packet) => {
       connection.received.push(packet);
       this.received.push(packet);
       const handled = this.#options.onPacket?.(packet, connection, this) === true;
-      if (!handled) {
-        const isSubmit = packet.type.startsWith('SUBMIT_');
-        defaultReply(packet, connection, isSubmit ? ++this.#jobs : this.#jobs);
-      }
+      if (!handled) this.#defaultReply(packet, connection);
       this.#notify();
     });
     socket.on('data', (chunk: Buffer) => {
@@ -183,8 +190,229 @@ class Fake implements FakeServer {
     socket.on('error', () => {
       // Resets from clients that destroy their socket are expected; 'close' follows.
     });
-    socket.on('close', () => this.#notify());
+    socket.on('close', () => {
+      // PROTOCOL 5.4: the jobs of a lost worker go back to the queue.
+      this.#requeue((job) => job.holder === connection);
+      this.#notify();
+    });
     this.#notify();
+  }
+
+  /**
+   * The default answers: OPTION_RES, ECHO_RES, JOB_CREATED with `H:fake:<n>` for every submit
+   * (the job is queued for workers), "unknown" for status requests, and the worker side of
+   * gearmand. Packets without a reply get none.
+   */
+  #defaultReply(packet: Packet, connection: FakeConnection): void {
+    switch (packet.type) {
+      case 'OPTION_REQ':
+        connection.send({ type: 'OPTION_RES', option: packet.option });
+        return;
+      case 'ECHO_REQ':
+        connection.send({ type: 'ECHO_RES', payload: packet.payload });
+        return;
+      case 'SUBMIT_JOB':
+      case 'SUBMIT_JOB_BG':
+      case 'SUBMIT_JOB_HIGH':
+      case 'SUBMIT_JOB_HIGH_BG':
+      case 'SUBMIT_JOB_LOW':
+      case 'SUBMIT_JOB_LOW_BG':
+      case 'SUBMIT_JOB_EPOCH':
+      case 'SUBMIT_REDUCE_JOB':
+      case 'SUBMIT_REDUCE_JOB_BACKGROUND': {
+        const background = packet.type.endsWith('_BG') || packet.type.endsWith('_BACKGROUND');
+        const handle = this.#queueJob(packet.functionName, Buffer.from(packet.payload), {
+          unique: packet.unique,
+          reducer: 'reducer' in packet ? packet.reducer : '',
+          client: background ? undefined : connection,
+        });
+        connection.send({ type: 'JOB_CREATED', handle });
+        return;
+      }
+      case 'GET_STATUS':
+        connection.send({
+          type: 'STATUS_RES',
+          handle: packet.handle,
+          known: false,
+          running: false,
+          numerator: 0,
+          denominator: 0,
+        });
+        return;
+      case 'GET_STATUS_UNIQUE':
+        connection.send({
+          type: 'STATUS_RES_UNIQUE',
+          unique: packet.unique,
+          known: false,
+          running: false,
+          numerator: 0,
+          denominator: 0,
+          waitingClients: 0,
+        });
+        return;
+      case 'CAN_DO':
+      case 'CAN_DO_TIMEOUT':
+        connection.functions.push(packet.functionName);
+        return;
+      case 'CANT_DO': {
+        const name = packet.functionName;
+        const functions = connection.functions;
+        for (let i = functions.indexOf(name); i !== -1; i = functions.indexOf(name)) {
+          functions.splice(i, 1);
+        }
+        // gearmand re-queues the jobs of the function this connection holds (section 11, item 21).
+        this.#requeue((job) => job.holder === connection && job.name === name);
+        return;
+      }
+      case 'SET_CLIENT_ID':
+        connection.clientId = packet.clientId;
+        return;
+      case 'GRAB_JOB_UNIQ':
+      case 'GRAB_JOB_ALL':
+        this.#grab(connection, packet.type === 'GRAB_JOB_ALL');
+        return;
+      case 'PRE_SLEEP':
+        if (this.spin || this.#available(connection) !== undefined) {
+          connection.send({ type: 'NOOP' });
+        } else {
+          connection.sleeping = true;
+        }
+        return;
+      case 'WORK_STATUS':
+      case 'WORK_DATA':
+      case 'WORK_WARNING':
+      case 'WORK_COMPLETE':
+      case 'WORK_FAIL':
+      case 'WORK_EXCEPTION':
+        this.#workResult(packet, connection);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #queueJob(
+    name: string,
+    payload: Buffer,
+    options: AddJobOptions & { client?: FakeConnection | undefined },
+  ): string {
+    const handle = `H:fake:${++this.#jobNumber}`;
+    const job: FakeJob = {
+      handle,
+      name,
+      unique: options.unique ?? '',
+      reducer: options.reducer ?? '',
+      payload,
+      holder: undefined,
+      client: options.client,
+    };
+    this.jobs.set(handle, job);
+    this.queue.push(job);
+    if (options.hidden === true) this.#hidden.add(handle);
+    else this.#wake(name);
+    return handle;
+  }
+
+  #requeue(match: (job: FakeJob) => boolean): void {
+    for (const job of this.jobs.values()) {
+      if (job.holder !== undefined && match(job)) {
+        job.holder = undefined;
+        this.queue.push(job);
+      }
+    }
+  }
+
+  #available(connection: FakeConnection): FakeJob | undefined {
+    return this.queue.find(
+      (job) => connection.functions.includes(job.name) && !this.#hidden.has(job.handle),
+    );
+  }
+
+  #wake(name: string): void {
+    for (const connection of this.connections) {
+      if (connection.sleeping && connection.functions.includes(name)) {
+        connection.sleeping = false;
+        connection.send({ type: 'NOOP' });
+      }
+    }
+  }
+
+  #grab(connection: FakeConnection, all: boolean): void {
+    connection.sleeping = false;
+    const job = this.#available(connection);
+    if (job === undefined) {
+      connection.send({ type: 'NO_JOB' });
+      return;
+    }
+    this.queue.splice(this.queue.indexOf(job), 1);
+    job.holder = connection;
+    const { handle, name: functionName, unique, reducer, payload } = job;
+    if (all && reducer !== '') {
+      connection.send({ type: 'JOB_ASSIGN_ALL', handle, functionName, unique, reducer, payload });
+    } else {
+      connection.send({ type: 'JOB_ASSIGN_UNIQ', handle, functionName, unique, payload });
+    }
+  }
+
+  #workResult(packet: Extract<Packet, { type: `WORK_${string}` }>, connection: FakeConnection) {
+    const job = this.jobs.get(packet.handle);
+    if (job === undefined || job.holder !== connection) {
+      connection.send({
+        type: 'ERROR',
+        code: 'JOB_NOT_FOUND',
+        message: 'Job given in work result not found',
+      });
+      return;
+    }
+    // The payload is a view of the socket's chunk: keep a copy.
+    const result =
+      'payload' in packet ? { ...packet, payload: Buffer.from(packet.payload) } : packet;
+    const list = this.results.get(packet.handle) ?? [];
+    list.push(result);
+    this.results.set(packet.handle, list);
+    const terminal =
+      packet.type === 'WORK_COMPLETE' ||
+      packet.type === 'WORK_FAIL' ||
+      packet.type === 'WORK_EXCEPTION';
+    if (terminal) job.holder = undefined;
+    if (job.client !== undefined && !job.client.closed) job.client.send(result);
+  }
+
+  get workers(): FakeConnection[] {
+    return this.connections.filter((c) => !c.closed && c.functions.length > 0);
+  }
+
+  addJob(name: string, payload: Uint8Array | string = '', options: AddJobOptions = {}): string {
+    return this.#queueJob(name, Buffer.from(payload), options);
+  }
+
+  release(): void {
+    this.#hidden.clear();
+  }
+
+  held(connection?: FakeConnection): FakeJob[] {
+    return [...this.jobs.values()].filter(
+      (job) => job.holder !== undefined && (connection === undefined || job.holder === connection),
+    );
+  }
+
+  count(type: Packet['type']): number {
+    let count = 0;
+    for (const packet of this.received) if (packet.type === type) count++;
+    return count;
+  }
+
+  async until(predicate: () => boolean, timeout = 3000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (!predicate()) {
+      if (Date.now() > deadline)
+        throw new Error(`fake server: ${what} not met within ${timeout} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  dropAll(): void {
+    for (const connection of this.connections) connection.destroy();
   }
 
   #notify(): void {
@@ -236,7 +464,7 @@ class Fake implements FakeServer {
   }
 
   close(): Promise<void> {
-    for (const connection of this.connections) connection.destroy();
+    this.dropAll();
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -246,11 +474,16 @@ class Fake implements FakeServer {
 }
 
 class FakeSocket implements FakeConnection {
+  readonly id: number;
   readonly socket: Socket;
   readonly received: Packet[] = [];
+  readonly functions: string[] = [];
+  clientId: string | undefined;
+  sleeping = false;
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, id: number) {
     this.socket = socket;
+    this.id = id;
   }
 
   get closed(): boolean {
