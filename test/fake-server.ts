@@ -1,6 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { encodePacket, type Packet, PacketDecoder, type PacketInit } from '@gearmanode/protocol';
+import { type AddJobOptions, type FakeJob, JobBoard } from './fake-jobs.js';
+
+export type { AddJobOptions, FakeJob } from './fake-jobs.js';
 
 /**
  * A scripted job server on 127.0.0.1 for what gearmand will not do on demand: split writes,
@@ -64,26 +67,6 @@ export interface FakeServer extends AsyncDisposable {
   dropAll(): void;
 }
 
-/** A job as the fake server holds it. */
-export interface FakeJob {
-  readonly handle: string;
-  readonly name: string;
-  readonly unique: string;
-  readonly reducer: string;
-  readonly payload: Buffer;
-  /** The worker connection holding it, or undefined while queued or done. */
-  holder: FakeConnection | undefined;
-  /** The client connection waiting for its WORK_* packets (foreground submits). */
-  readonly client: FakeConnection | undefined;
-}
-
-export interface AddJobOptions {
-  unique?: string;
-  reducer?: string;
-  /** Not handed out until `release()`, like a future epoch job. */
-  hidden?: boolean;
-}
-
 /** One accepted connection. */
 export interface FakeConnection {
   /** 1 for the first connection accepted, and so on. */
@@ -140,12 +123,7 @@ class Fake implements FakeServer {
   readonly #server: Server;
   readonly #options: FakeServerOptions;
   readonly #watchers = new Set<() => void>();
-  readonly queue: FakeJob[] = [];
-  readonly jobs = new Map<string, FakeJob>();
-  readonly results = new Map<string, Packet[]>();
-  spin = false;
-  readonly #hidden = new Set<string>();
-  #jobNumber = 0;
+  readonly #board = new JobBoard(this.connections);
 
   constructor(options: FakeServerOptions) {
     this.#options = options;
@@ -192,7 +170,7 @@ class Fake implements FakeServer {
     });
     socket.on('close', () => {
       // PROTOCOL 5.4: the jobs of a lost worker go back to the queue.
-      this.#requeue((job) => job.holder === connection);
+      this.#board.requeue((job) => job.holder === connection);
       this.#notify();
     });
     this.#notify();
@@ -201,7 +179,7 @@ class Fake implements FakeServer {
   /**
    * The default answers: OPTION_RES, ECHO_RES, JOB_CREATED with `H:fake:<n>` for every submit
    * (the job is queued for workers), "unknown" for status requests, and the worker side of
-   * gearmand. Packets without a reply get none.
+   * gearmand (fake-jobs.ts). Packets without a reply get none.
    */
   #defaultReply(packet: Packet, connection: FakeConnection): void {
     switch (packet.type) {
@@ -219,16 +197,9 @@ class Fake implements FakeServer {
       case 'SUBMIT_JOB_LOW_BG':
       case 'SUBMIT_JOB_EPOCH':
       case 'SUBMIT_REDUCE_JOB':
-      case 'SUBMIT_REDUCE_JOB_BACKGROUND': {
-        const background = packet.type.endsWith('_BG') || packet.type.endsWith('_BACKGROUND');
-        const handle = this.#queueJob(packet.functionName, Buffer.from(packet.payload), {
-          unique: packet.unique,
-          reducer: 'reducer' in packet ? packet.reducer : '',
-          client: background ? undefined : connection,
-        });
-        connection.send({ type: 'JOB_CREATED', handle });
+      case 'SUBMIT_REDUCE_JOB_BACKGROUND':
+        connection.send({ type: 'JOB_CREATED', handle: this.#board.submit(packet, connection) });
         return;
-      }
       case 'GET_STATUS':
         connection.send({
           type: 'STATUS_RES',
@@ -250,150 +221,46 @@ class Fake implements FakeServer {
           waitingClients: 0,
         });
         return;
-      case 'CAN_DO':
-      case 'CAN_DO_TIMEOUT':
-        connection.functions.push(packet.functionName);
-        return;
-      case 'CANT_DO': {
-        const name = packet.functionName;
-        const functions = connection.functions;
-        for (let i = functions.indexOf(name); i !== -1; i = functions.indexOf(name)) {
-          functions.splice(i, 1);
-        }
-        // gearmand re-queues the jobs of the function this connection holds (section 11, item 21).
-        this.#requeue((job) => job.holder === connection && job.name === name);
-        return;
-      }
-      case 'SET_CLIENT_ID':
-        connection.clientId = packet.clientId;
-        return;
-      case 'GRAB_JOB_UNIQ':
-      case 'GRAB_JOB_ALL':
-        this.#grab(connection, packet.type === 'GRAB_JOB_ALL');
-        return;
-      case 'PRE_SLEEP':
-        if (this.spin || this.#available(connection) !== undefined) {
-          connection.send({ type: 'NOOP' });
-        } else {
-          connection.sleeping = true;
-        }
-        return;
-      case 'WORK_STATUS':
-      case 'WORK_DATA':
-      case 'WORK_WARNING':
-      case 'WORK_COMPLETE':
-      case 'WORK_FAIL':
-      case 'WORK_EXCEPTION':
-        this.#workResult(packet, connection);
-        return;
       default:
+        this.#board.answer(packet, connection);
         return;
     }
   }
 
-  #queueJob(
-    name: string,
-    payload: Buffer,
-    options: AddJobOptions & { client?: FakeConnection | undefined },
-  ): string {
-    const handle = `H:fake:${++this.#jobNumber}`;
-    const job: FakeJob = {
-      handle,
-      name,
-      unique: options.unique ?? '',
-      reducer: options.reducer ?? '',
-      payload,
-      holder: undefined,
-      client: options.client,
-    };
-    this.jobs.set(handle, job);
-    this.queue.push(job);
-    if (options.hidden === true) this.#hidden.add(handle);
-    else this.#wake(name);
-    return handle;
+  get queue(): readonly FakeJob[] {
+    return this.#board.queue;
   }
 
-  #requeue(match: (job: FakeJob) => boolean): void {
-    for (const job of this.jobs.values()) {
-      if (job.holder !== undefined && match(job)) {
-        job.holder = undefined;
-        this.queue.push(job);
-      }
-    }
+  get jobs(): ReadonlyMap<string, FakeJob> {
+    return this.#board.jobs;
   }
 
-  #available(connection: FakeConnection): FakeJob | undefined {
-    return this.queue.find(
-      (job) => connection.functions.includes(job.name) && !this.#hidden.has(job.handle),
-    );
+  get results(): ReadonlyMap<string, Packet[]> {
+    return this.#board.results;
   }
 
-  #wake(name: string): void {
-    for (const connection of this.connections) {
-      if (connection.sleeping && connection.functions.includes(name)) {
-        connection.sleeping = false;
-        connection.send({ type: 'NOOP' });
-      }
-    }
+  get spin(): boolean {
+    return this.#board.spin;
   }
 
-  #grab(connection: FakeConnection, all: boolean): void {
-    connection.sleeping = false;
-    const job = this.#available(connection);
-    if (job === undefined) {
-      connection.send({ type: 'NO_JOB' });
-      return;
-    }
-    this.queue.splice(this.queue.indexOf(job), 1);
-    job.holder = connection;
-    const { handle, name: functionName, unique, reducer, payload } = job;
-    if (all && reducer !== '') {
-      connection.send({ type: 'JOB_ASSIGN_ALL', handle, functionName, unique, reducer, payload });
-    } else {
-      connection.send({ type: 'JOB_ASSIGN_UNIQ', handle, functionName, unique, payload });
-    }
-  }
-
-  #workResult(packet: Extract<Packet, { type: `WORK_${string}` }>, connection: FakeConnection) {
-    const job = this.jobs.get(packet.handle);
-    if (job === undefined || job.holder !== connection) {
-      connection.send({
-        type: 'ERROR',
-        code: 'JOB_NOT_FOUND',
-        message: 'Job given in work result not found',
-      });
-      return;
-    }
-    // The payload is a view of the socket's chunk: keep a copy.
-    const result =
-      'payload' in packet ? { ...packet, payload: Buffer.from(packet.payload) } : packet;
-    const list = this.results.get(packet.handle) ?? [];
-    list.push(result);
-    this.results.set(packet.handle, list);
-    const terminal =
-      packet.type === 'WORK_COMPLETE' ||
-      packet.type === 'WORK_FAIL' ||
-      packet.type === 'WORK_EXCEPTION';
-    if (terminal) job.holder = undefined;
-    if (job.client !== undefined && !job.client.closed) job.client.send(result);
+  set spin(spin: boolean) {
+    this.#board.spin = spin;
   }
 
   get workers(): FakeConnection[] {
-    return this.connections.filter((c) => !c.closed && c.functions.length > 0);
+    return this.#board.workers;
   }
 
   addJob(name: string, payload: Uint8Array | string = '', options: AddJobOptions = {}): string {
-    return this.#queueJob(name, Buffer.from(payload), options);
+    return this.#board.add(name, Buffer.from(payload), options);
   }
 
   release(): void {
-    this.#hidden.clear();
+    this.#board.release();
   }
 
   held(connection?: FakeConnection): FakeJob[] {
-    return [...this.jobs.values()].filter(
-      (job) => job.holder !== undefined && (connection === undefined || job.holder === connection),
-    );
+    return this.#board.held(connection);
   }
 
   count(type: Packet['type']): number {

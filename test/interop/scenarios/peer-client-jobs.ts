@@ -10,6 +10,7 @@ import {
   ourWorker,
   perlClient,
   phpClient,
+  type Server,
 } from '../support.js';
 import { type CaseContext, coveredBy, type Scenario, unsupported } from '../table.js';
 
@@ -28,6 +29,45 @@ async function phpPriority(
   const result = run.events.find((e) => e.event === 'result');
   expect(result?.returnCode, run.stderr).toBe(0); // GEARMAN_SUCCESS
   expect(bytes(result).toString()).toBe(`${priority}:x`);
+}
+
+/**
+ * Submits one unique twice through `submit` (the peer's client), the second time while our
+ * worker runs the first: both get the first one's result, and the job runs once.
+ */
+async function oneRunForOneUnique(
+  { server }: CaseContext,
+  prefix: string,
+  submit: (server: Server, fn: string, unique: string, payload: string) => Promise<string>,
+): Promise<void> {
+  const fn = uniqueName(prefix);
+  const unique = uniqueName('same');
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let runs = 0;
+  await ourWorker(server, fn, async (job) => {
+    runs += 1;
+    await released;
+    return `ran ${job.text()}`;
+  });
+  const client = await ourClient(server);
+
+  const first = submit(server, fn, unique, 'first');
+  await waitFor(async () => (await client.getStatus({ unique })).running, {
+    timeout: 10_000,
+    what: 'the first submission to run',
+  });
+  const second = submit(server, fn, unique, 'second');
+  await waitFor(async () => (await client.getStatus({ unique })).waitingClients === 2, {
+    timeout: 10_000,
+    what: 'the second submission to join',
+  });
+  release();
+
+  expect(await Promise.all([first, second])).toEqual(['ran first', 'ran first']);
+  expect(runs).toBe(1);
 }
 
 export const peerClientJobs: readonly Scenario[] = [
@@ -396,6 +436,16 @@ export const peerClientJobs: readonly Scenario[] = [
         expect(handles[0]).toBe(handles[1]);
         expect(runs).toBe(1);
       },
+      perl: (context) =>
+        oneRunForOneUnique(context, 'perl-unique', async (server, fn, unique, payload) => {
+          const run = await perlClient(server, { function: fn, unique, payload });
+          return bytes(run.events.find((e) => e.event === 'complete')).toString();
+        }),
+      cli: (context) =>
+        oneRunForOneUnique(context, 'cli-unique', async (server, fn, unique, payload) => {
+          const run = await gearmanClient(server, ['-u', unique, '-f', fn, '--', payload]);
+          return run.stdout.toString();
+        }),
     },
   },
 ];

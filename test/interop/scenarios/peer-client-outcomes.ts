@@ -359,7 +359,7 @@ export const peerClientOutcomes: readonly Scenario[] = [
     name: 'a payload of "0"',
     ours: 'worker',
     peer: 'submits the payload "0"',
-    expected: 'our worker gets it as sent',
+    expected: 'our worker gets "0" (but for a Gearman::Client bug) and its result comes back',
     cases: {
       // BUG in Gearman::Client: a payload of "0" is sent as an empty payload
       perl: async ({ server }) => {
@@ -377,6 +377,24 @@ export const peerClientOutcomes: readonly Scenario[] = [
           'got 0 bytes',
         );
         expect(payloads).toEqual([Buffer.alloc(0)]);
+      },
+      php: async ({ server }) => {
+        const fn = uniqueName('php-zero');
+        await ourWorker(server, fn, (job) => `got ${job.text()}`);
+
+        const run = await phpClient(server, { function: fn, payload: '0' });
+
+        expect(bytes(run.events.find((e) => e.event === 'complete')).toString(), run.stderr).toBe(
+          'got 0',
+        );
+      },
+      cli: async ({ server }) => {
+        const fn = uniqueName('cli-zero');
+        await ourWorker(server, fn, (job) => `got ${job.text()}`);
+
+        const run = await gearmanClient(server, ['-f', fn, '--', '0']);
+
+        expect(run.stdout.toString(), run.stderr).toBe('got 0');
       },
     },
   },

@@ -154,6 +154,27 @@ export const peerWorkerFailures: readonly Scenario[] = [
         await survivor.waitForEvent('job');
         expect(survivor.events.filter((e) => e.event === 'job')).toHaveLength(1);
       },
+      cli: async ({ server }) => {
+        const fn = uniqueName('cli-w-kill');
+        const dying = gearmanWorker(server, fn, ['--', 'sleep', '60']);
+        await waitForWorkers(server, fn);
+        const client = await ourClient(server);
+
+        const run = client.start(fn, 'again', { encoding: 'utf8' });
+        await waitFor(async () => (await functionStatus(server, fn)).running === 1, {
+          timeout: 10_000,
+          what: 'the job to run on the gearman tool',
+        });
+        await dying.kill();
+        const attempts: string[] = [];
+        await ourWorker(server, fn, (job) => {
+          attempts.push(job.handle);
+          return `ours: ${job.text()}`;
+        });
+
+        expect(await run.result()).toBe('ours: again');
+        expect(attempts).toEqual([run.handle]);
+      },
     },
   },
   {
@@ -201,7 +222,7 @@ export const peerWorkerFailures: readonly Scenario[] = [
     needs: 'own-server',
     ours: 'client',
     peer: 'returns "0"',
-    expected: 'BUG in Gearman::Worker: the job loops until our submit times out',
+    expected: 'our submit gets "0"; with Gearman::Worker (a bug) the job loops until it times out',
     cases: {
       // BUG in Gearman::Worker: a result of "0" is sent without its separator, and the job loops
       perl: async ({ startServer }) => {
@@ -227,6 +248,22 @@ export const peerWorkerFailures: readonly Scenario[] = [
           worker.events.filter((e) => e.event === 'job').map((e) => e.handle),
         );
         expect(handles.size).toBe(1);
+      },
+      php: async ({ server }) => {
+        const fn = uniqueName('php-w-zero');
+        phpWorker(server, { function: fn, mode: 'echo' });
+        await waitForWorkers(server, fn);
+        const client = await ourClient(server);
+
+        expect(await client.submit(fn, '0', { encoding: 'utf8' })).toBe('0');
+      },
+      cli: async ({ server }) => {
+        const fn = uniqueName('cli-w-zero');
+        gearmanWorker(server, fn, ['--', 'cat']);
+        await waitForWorkers(server, fn);
+        const client = await ourClient(server);
+
+        expect(await client.submit(fn, '0', { encoding: 'utf8' })).toBe('0');
       },
     },
   },
@@ -275,6 +312,40 @@ export const peerWorkerFailures: readonly Scenario[] = [
           (error: unknown) => error,
         );
         await dying.exited;
+
+        expect(await outcome).toMatchObject({ code: 'ERR_JOB_FAILED' });
+      },
+      perl: async ({ startServer }) => {
+        const own = await startServer({ jobRetries: 1 });
+        const fn = uniqueName('perl-w-retries');
+        const dying = perlWorker(own, { function: fn, mode: 'kill' });
+        await waitForWorkers(own, fn);
+        const client = await ourClient(own);
+
+        const outcome = client.submit(fn, 'p').then(
+          () => 'completed',
+          (error: unknown) => error,
+        );
+        await dying.exited;
+
+        expect(await outcome).toMatchObject({ code: 'ERR_JOB_FAILED' });
+      },
+      cli: async ({ startServer }) => {
+        const own = await startServer({ jobRetries: 1 });
+        const fn = uniqueName('cli-w-retries');
+        const dying = gearmanWorker(own, fn, ['--', 'sleep', '60']);
+        await waitForWorkers(own, fn);
+        const client = await ourClient(own);
+
+        const outcome = client.submit(fn, 'p').then(
+          () => 'completed',
+          (error: unknown) => error,
+        );
+        await waitFor(async () => (await functionStatus(own, fn)).running === 1, {
+          timeout: 10_000,
+          what: 'the job to run on the gearman tool',
+        });
+        await dying.kill();
 
         expect(await outcome).toMatchObject({ code: 'ERR_JOB_FAILED' });
       },

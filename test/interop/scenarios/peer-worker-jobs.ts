@@ -138,6 +138,34 @@ export const peerWorkerJobs: readonly Scenario[] = [
 
         expect(results.map(String)).toEqual(['hgih', 'lamron', 'wol']);
       },
+      perl: async ({ server }) => {
+        const fn = uniqueName('perl-w-prios');
+        perlWorker(server, { function: fn, mode: 'reverse' });
+        await waitForWorkers(server, fn);
+        const client = await ourClient(server);
+
+        const results = await Promise.all(
+          (['high', 'normal', 'low'] as const).map((priority) =>
+            client.submit(fn, priority, { priority }),
+          ),
+        );
+
+        expect(results.map(String)).toEqual(['hgih', 'lamron', 'wol']);
+      },
+      cli: async ({ server }) => {
+        const fn = uniqueName('cli-w-prios');
+        gearmanWorker(server, fn, ['--', 'rev']);
+        await waitForWorkers(server, fn);
+        const client = await ourClient(server);
+
+        const results = await Promise.all(
+          (['high', 'normal', 'low'] as const).map((priority) =>
+            client.submit(fn, priority, { priority }),
+          ),
+        );
+
+        expect(results.map(String)).toEqual(['hgih', 'lamron', 'wol']);
+      },
     },
   },
   {
@@ -169,6 +197,46 @@ export const peerWorkerJobs: readonly Scenario[] = [
         expect(job).toMatchObject({ handle, unique });
         expect(bytes(job).toString()).toBe('later');
         await worker.exited;
+        expect(await client.getStatus(handle)).toMatchObject({ known: false, running: false });
+      },
+      perl: async ({ server }) => {
+        const fn = uniqueName('perl-w-bg');
+        const client = await ourClient(server);
+        const unique = uniqueName('u');
+        const handle = await client.submitBackground(fn, 'later', { unique });
+
+        expect(await client.getStatus(handle)).toMatchObject({
+          handle,
+          known: true,
+          running: false,
+        });
+        expect(await client.getStatus({ unique })).toMatchObject({ unique, known: true });
+
+        // Gearman::Worker grabs with GRAB_JOB: it never sees the unique.
+        const worker = perlWorker(server, { function: fn, mode: 'echo', count: 1 });
+        const job = await worker.waitForEvent('job');
+        expect(job).toMatchObject({ handle });
+        expect(bytes(job).toString()).toBe('later');
+        await worker.exited;
+        expect(await client.getStatus(handle)).toMatchObject({ known: false, running: false });
+      },
+      cli: async ({ server }) => {
+        const fn = uniqueName('cli-w-bg');
+        const client = await ourClient(server);
+        const unique = uniqueName('u');
+        const handle = await client.submitBackground(fn, 'later', { unique });
+
+        expect(await client.getStatus(handle)).toMatchObject({
+          handle,
+          known: true,
+          running: false,
+        });
+        expect(await client.getStatus({ unique })).toMatchObject({ unique, known: true });
+
+        const log = join(payloadFile(Buffer.alloc(0)), '..', 'job.log');
+        const worker = gearmanWorker(server, fn, ['-c', '1', '--', 'sh', '-c', `cat > '${log}'`]);
+        await worker.exited;
+        expect(readFileSync(log, 'utf8'), worker.describe()).toBe('later');
         expect(await client.getStatus(handle)).toMatchObject({ known: false, running: false });
       },
     },
