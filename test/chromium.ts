@@ -12,7 +12,7 @@ import type { Readable, Writable } from 'node:stream';
  */
 
 /** The browser binary: `CHROMIUM_PATH`, else Debian's. */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const FLAGS = [
   '--headless',

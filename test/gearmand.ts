@@ -70,7 +70,7 @@ function spawnWatchdog(pid: number): ChildProcess {
 }
 
 /** Finds the gearmand binary, or throws an error that says how to install it. */
-export function findGearmand(binary?: string): string {
+function findGearmand(binary?: string): string {
   const candidates =
     binary !== undefined
       ? [binary]

@@ -78,7 +78,7 @@ export interface SpawnOptions {
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 
 /** The scripts this directory holds. */
-export const SCRIPTS = {
+const SCRIPTS = {
   phpClient: here('./php/client.php'),
   phpWorker: here('./php/worker.php'),
   perlClient: here('./perl/client.pl'),
@@ -136,7 +136,7 @@ function parseEvents(text: string): ScriptEvent[] {
 }
 
 /** Starts `command args...` in its own process group and returns at once. */
-export function spawnForeign(
+function spawnForeign(
   command: string,
   args: readonly string[],
   { stdin, lifetime = 120_000 }: SpawnOptions = {},
@@ -253,7 +253,7 @@ export function spawnForeign(
  * Runs `command args...` to completion and resolves with its exit status and output. When it
  * has not exited after `timeout` ms it is killed and the promise rejects with its output.
  */
-export async function runForeign(
+async function runForeign(
   command: string,
   args: readonly string[],
   { timeout = 20_000, stdin }: { timeout?: number; stdin?: Uint8Array | string } = {},
@@ -368,7 +368,7 @@ export function perlWorker(server: Server, options: WorkerScriptOptions): Foreig
 }
 
 /** Arguments that point the `gearman` tool at `server`. */
-export function gearmanArgs(server: Server): string[] {
+function gearmanArgs(server: Server): string[] {
   return ['-h', server.host, '-p', String(server.port)];
 }
 
@@ -434,7 +434,7 @@ export async function waitForWorkers(server: Server, fn: string, count = 1): Pro
 }
 
 /** `host:port` of the server, as our packages take it. */
-export function address(server: Server): string {
+function address(server: Server): string {
   return `${server.host}:${server.port}`;
 }
 

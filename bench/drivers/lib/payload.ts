@@ -8,7 +8,7 @@
  * value, cycling from `index % 256`. Both are copied out of a precomputed cycle, so that a 1 MiB
  * payload costs a memcpy and not a loop in the measured phase.
  */
-export const INDEX_DIGITS = 10;
+const INDEX_DIGITS = 10;
 
 const LETTERS = 26;
 const BYTES = 256;

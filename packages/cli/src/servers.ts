@@ -2,7 +2,7 @@ import { parseServers } from '@gearmanode/core';
 import { UsageError } from './errors.js';
 
 /** The server used when neither `--servers` nor `GEARMAN_SERVERS` names one. */
-export const DEFAULT_SERVERS = '127.0.0.1:4730';
+const DEFAULT_SERVERS = '127.0.0.1:4730';
 
 /** The environment variable with the default server list. */
 export const SERVERS_ENV = 'GEARMAN_SERVERS';

@@ -1,13 +1,13 @@
 /**
  * Foreground throughput: N jobs through gearmand with `inFlight` outstanding, against a worker
- * in another process (the test worker, echo script). Run with
+ * in another process (a real worker running the echo script). Run with
  * `pnpm exec tsx packages/client/bench/submit.bench.ts [jobs] [inFlight]`.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startGearmand } from '../../../test/gearmand.js';
 import { createClient } from '../src/index.js';
-import { scripts, startTestWorker } from '../test/support/worker.js';
+import { scripts, startTestWorker } from '../test/support/workers.js';
 
 const [, , mode, ...rest] = process.argv;
 

@@ -15,7 +15,6 @@ import { fnv1a, type PoolMember } from './pool.js';
 export class ServerLink implements PoolMember {
   readonly name: string;
   readonly seed: number;
-  readonly address: ServerAddress;
   downUntil = 0;
   connection: Connection;
   /** Created foreground jobs of the current socket, by handle. */
@@ -26,7 +25,6 @@ export class ServerLink implements PoolMember {
 
   /** `options` gives the options of each connection the link opens. */
   constructor(address: ServerAddress, options: (link: ServerLink) => ConnectionOptions) {
-    this.address = address;
     this.name = formatAddress(address);
     this.seed = fnv1a(this.name);
     this.#options = options;

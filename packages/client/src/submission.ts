@@ -43,9 +43,8 @@ export class Submission implements ReplyHandler, Timed {
   mayHaveRun = false;
   /** Holds one of the client's `maxInFlight` slots. */
   holdsSlot = false;
-  /** The server it was last sent to, and the connection generation it was sent on. */
+  /** The server it was last sent to. */
   server: SubmissionServer | undefined;
-  generation = 0;
   handle = '';
   /** The job timeout in ms, 0 for none. */
   timeout = 0;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { startGearmand } from '../../../test/gearmand.js';
 import { uniqueName, waitFor } from '../../../test/helpers.js';
 import { expectIdle } from './support/idle.js';
-import { scripts, startTestWorker } from './support/worker.js';
+import { scripts, startTestWorker } from './support/workers.js';
 
 const gearman = inject('gearman');
 const server = `${gearman.host}:${gearman.port}`;

@@ -3,7 +3,7 @@ import { type Client, createClient, type JobEvent } from '@gearmanode/client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { uniqueName, waitFor } from '../../../test/helpers.js';
 import { expectIdle } from './support/idle.js';
-import { type Script, scripts, startTestWorker, type TestWorker } from './support/worker.js';
+import { type Script, scripts, startTestWorker, type TestWorker } from './support/workers.js';
 
 const gearman = inject('gearman');
 const servers = [`${gearman.host}:${gearman.port}`];
@@ -104,10 +104,10 @@ describe('client against gearmand', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const name = fn('bg', async (_job, c) => {
-      c.status(5, 10);
+    const name = fn('bg', async (job) => {
+      await job.status(5, 10);
       await gate;
-      c.complete('done');
+      return 'done';
     });
     const c = await client();
     const unique = uniqueName('bg-u');
@@ -135,9 +135,9 @@ describe('client against gearmand', () => {
 
   test('a background job without a unique is sent with a random one; a foreground job is not', async () => {
     const uniques: string[] = [];
-    const name = fn('bg-auto', (job, c) => {
+    const name = fn('bg-auto', (job) => {
       uniques.push(job.unique);
-      c.complete('');
+      return '';
     });
     const c = await client();
     await c.submitBackground(name, 'a');
@@ -167,15 +167,15 @@ describe('client against gearmand', () => {
       c.submit(name, 'third', { unique, encoding: 'utf8' }), // same connection, same unique
     ]);
     expect([a, b, d]).toEqual(['first', 'first', 'first']);
-    expect(worker.jobs.slice(before).filter((job) => job.functionName === name)).toHaveLength(1);
+    expect(worker.jobs.slice(before).filter((job) => job.name === name)).toHaveLength(1);
     await expectIdle(c);
     await expectIdle(other);
   });
 
   test('one connection submitting one unique twice: each run gets every event once', async () => {
-    const name = fn('twice', async (job, controls) => {
+    const name = fn('twice', async (job) => {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      await scripts.progress(job, controls);
+      return scripts.progress(job);
     });
     const c = await client();
     const unique = uniqueName('twice');
@@ -239,9 +239,7 @@ describe('client against gearmand', () => {
     await expect(c.submit(name, 'x', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     expect(c.stats()).toMatchObject({ timeouts: 1, aborted: 1 });
     // Both jobs still ran on the worker; their ghosts leave with the results.
-    await waitFor(
-      () => worker.jobs.slice(before).filter((j) => j.functionName === name).length === 2,
-    );
+    await waitFor(() => worker.jobs.slice(before).filter((j) => j.name === name).length === 2);
     await expectIdle(c);
   });
 
@@ -259,9 +257,9 @@ describe('client against gearmand', () => {
       ...gearman,
       concurrency: 1,
       functions: {
-        [name]: (job, controls) => {
-          order.push(job.payload.toString());
-          controls.complete('');
+        [name]: (job) => {
+          order.push(job.text());
+          return '';
         },
       },
     });

@@ -8,7 +8,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { recordChannel, recordTrace } from '../../../test/diagnostics.js';
 import { uniqueName } from '../../../test/helpers.js';
-import { type Script, scripts, startTestWorker, type TestWorker } from './support/worker.js';
+import { type Script, scripts, startTestWorker, type TestWorker } from './support/workers.js';
 
 const gearman = inject('gearman');
 const server = `${gearman.host}:${gearman.port}`;

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, inject, test } from 'vitest';
 import { type GearmandInstance, startGearmand } from '../../../test/gearmand.js';
 import { uniqueName, waitFor, withTimeout } from '../../../test/helpers.js';
 import { expectIdle } from './support/idle.js';
-import { scripts, startTestWorker, type TestWorker } from './support/worker.js';
+import { scripts, startTestWorker, type TestWorker } from './support/workers.js';
 
 const gearman = inject('gearman');
 const cleanups: (() => Promise<void>)[] = [];

@@ -1,5 +1,6 @@
 import { createClient, type GearmanError } from '@gearmanode/client';
 import type { Packet } from '@gearmanode/protocol';
+import { createWorker } from '@gearmanode/worker';
 import { afterEach, describe, expect, test } from 'vitest';
 import {
   type FakeConnection,
@@ -311,5 +312,33 @@ describe('client against a scripted server', () => {
     expect(server.received.some((p: Packet) => p.type === 'SUBMIT_JOB')).toBe(false);
     await expectIdle(client);
     await client.close();
+  });
+
+  test('a job from our client runs on our worker through the fake server, progress and all', async () => {
+    const server = await fake();
+    const worker = await createWorker({ servers: [server.address], functions: ['rev'] });
+    const processing = worker.process(async (job) => {
+      await job.status(1, 2);
+      await job.data('half');
+      return Buffer.from(job.payload).reverse();
+    });
+    const client = await createClient({ servers: [server.address] });
+    const run = client.start('rev', 'abc', { encoding: 'utf8' });
+    const events = [];
+    for await (const event of run) events.push(event);
+    expect(await run.result()).toBe('cba');
+    expect(events).toEqual([
+      { type: 'created', handle: 'H:fake:1' },
+      { type: 'status', numerator: 1, denominator: 2 },
+      { type: 'data', data: 'half' },
+    ]);
+    expect(server.results.get('H:fake:1')?.map((p) => p.type)).toEqual([
+      'WORK_STATUS',
+      'WORK_DATA',
+      'WORK_COMPLETE',
+    ]);
+    await client.close();
+    await worker.close();
+    await processing;
   });
 });

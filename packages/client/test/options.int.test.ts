@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from '
 import { startGearmand } from '../../../test/gearmand.js';
 import { uniqueName, waitFor } from '../../../test/helpers.js';
 import { expectIdle } from './support/idle.js';
-import { scripts, startTestWorker, type TestWorker } from './support/worker.js';
+import { scripts, startTestWorker, type TestWorker } from './support/workers.js';
 
 const gearman = inject('gearman');
 const address = `${gearman.host}:${gearman.port}`;
@@ -148,7 +148,7 @@ describe('client options against gearmand', () => {
   });
 
   test('maxPacketSize: refuses to send more, and drops a connection that receives more', async () => {
-    const name = fn('big', (job, c) => c.complete(Buffer.alloc(4096, job.payload[0])));
+    const name = fn('big', (job) => Buffer.alloc(4096, job.payload[0]));
     const c = await client({
       servers: [address],
       maxPacketSize: 1024,

@@ -9,7 +9,7 @@ import type { ServerLogger } from './options.js';
  * Bytes queued for a peer beyond which the server stops reading from it, and from any worker
  * whose WORK_* packets are queued for it, until its socket has drained.
  */
-export const HIGH_WATER_MARK = 1024 * 1024;
+const HIGH_WATER_MARK = 1024 * 1024;
 // Frames below this size are joined into one buffer per flush; larger ones are written as is.
 const JOIN_LIMIT = 16 * 1024;
 // How long a closing connection may take to flush its output before it is destroyed.

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { recordChannel, recordTrace } from '../../../test/diagnostics.js';
+import { type FakeServer, startFakeServer } from '../../../test/fake-server.js';
 import {
   createWorker,
   DIAGNOSTICS_CHANNELS,
@@ -8,14 +9,13 @@ import {
   type Worker,
   type WorkerJobContext,
 } from '../src/index.js';
-import { FakeServer } from './support/fake-server.js';
 
 let fake: FakeServer;
 let worker: Worker | undefined;
 const disposables: Disposable[] = [];
 
 beforeEach(async () => {
-  fake = await FakeServer.start();
+  fake = await startFakeServer();
 });
 
 afterEach(async () => {

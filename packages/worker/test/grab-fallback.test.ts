@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { type FakeServer, startFakeServer } from '../../../test/fake-server.js';
 import {
   createWorker,
   type Job,
@@ -7,7 +8,6 @@ import {
   type WorkerEvent,
   type WorkerOptions,
 } from '../src/index.js';
-import { FakeServer } from './support/fake-server.js';
 
 // Perl's Gearman::Server knows neither GRAB_JOB_UNIQ nor GRAB_JOB_ALL (it answers each with
 // ERROR server_error), and keeps a job open after WORK_EXCEPTION until WORK_FAIL.
@@ -16,7 +16,7 @@ let fake: FakeServer;
 const workers: Worker[] = [];
 
 beforeEach(async () => {
-  fake = await FakeServer.start();
+  fake = await startFakeServer();
 });
 
 afterEach(async () => {
@@ -52,7 +52,7 @@ async function refusals(events: AsyncIterator<WorkerEvent>, count: number): Prom
 
 /** Grab packet types the worker sent on connection `index`. */
 function grabs(index = 0): string[] {
-  return (fake.connections[index]?.packets ?? [])
+  return (fake.connections[index]?.received ?? [])
     .map((p) => p.type)
     .filter((type) => type.startsWith('GRAB_JOB'));
 }

@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { type FakeServer, startFakeServer } from '../../../test/fake-server.js';
 import { freePort } from '../../../test/helpers.js';
 import { createWorker, type Job, type Worker, type WorkerOptions } from '../src/index.js';
-import { FakeServer } from './support/fake-server.js';
 
 let fake: FakeServer;
 const workers: Worker[] = [];
 const fakes: FakeServer[] = [];
 
 beforeEach(async () => {
-  fake = await FakeServer.start();
+  fake = await startFakeServer();
   fakes.push(fake);
 });
 
@@ -26,7 +26,7 @@ async function start(options: WorkerOptions = {}): Promise<Worker> {
 
 /** Types of the packets the worker sent, in order, from the first connection. */
 function types(connection = fake.connections[0]): string[] {
-  return (connection?.packets ?? []).map((p) => p.type);
+  return (connection?.received ?? []).map((p) => p.type);
 }
 
 describe('pulling jobs', () => {
@@ -192,7 +192,7 @@ describe('the grab cycle against a misbehaving server', () => {
     const worker = await start();
     await fake.until(() => fake.workers.length === 1);
     const connection = fake.connections[0]!;
-    for (let i = 0; i < 5; i++) fake.send(connection, { type: 'NOOP' });
+    for (let i = 0; i < 5; i++) connection.send({ type: 'NOOP' });
     await sleep(50);
     expect(fake.count('GRAB_JOB_UNIQ')).toBe(0);
     expect(worker.state).toBe('running');
@@ -317,7 +317,7 @@ describe('registration', () => {
   test('serverTimeout registers functions that have a time limit with CAN_DO_TIMEOUT', async () => {
     await start({ serverTimeout: true, functions: [{ name: 'a', timeout: 5000 }, 'b'] });
     await fake.until(() => fake.workers[0]?.functions.length === 2);
-    expect(fake.connections[0]?.packets).toEqual([
+    expect(fake.connections[0]?.received).toEqual([
       { type: 'ECHO_REQ', payload: Buffer.alloc(0) },
       { type: 'CAN_DO_TIMEOUT', functionName: 'a', timeout: 5000 },
       { type: 'CAN_DO', functionName: 'b' },
@@ -383,7 +383,7 @@ describe('connections', () => {
     const again = (await iterator.next()).value as Job;
     expect(again.handle).toBe(job.handle);
     const second = fake.connections[1]!;
-    expect(second.packets.map((p) => p.type).slice(0, 4)).toEqual([
+    expect(second.received.map((p) => p.type).slice(0, 4)).toEqual([
       'ECHO_REQ',
       'SET_CLIENT_ID',
       'CAN_DO',
@@ -397,7 +397,7 @@ describe('connections', () => {
   });
 
   test('several servers: one that is down does not stop the start, jobs come from the others', async () => {
-    const other = await FakeServer.start();
+    const other = await startFakeServer();
     fakes.push(other);
     const down = `127.0.0.1:${await freePort()}`;
     const started = Date.now();

@@ -10,9 +10,9 @@ import { type CliIO, useColor } from '../io.js';
 import { resolveServers } from '../servers.js';
 
 /** How long to wait for a server to accept the connection, in ms. */
-export const ADMIN_CONNECT_TIMEOUT = 5000;
+const ADMIN_CONNECT_TIMEOUT = 5000;
 /** How long to wait for the reply to one admin command, in ms. */
-export const ADMIN_TIMEOUT = 10_000;
+const ADMIN_TIMEOUT = 10_000;
 
 /** The outcome of one admin call on one server. */
 export type ServerResult<T> =
@@ -23,7 +23,7 @@ export type ServerResult<T> =
  * Connects to every server at once, runs `call` on each and closes the connections. Never
  * rejects: each server's failure (unreachable, `ERR` reply, timeout) is in its result.
  */
-export async function onEveryServer<T>(
+async function onEveryServer<T>(
   servers: readonly string[],
   call: (admin: Admin) => Promise<T>,
 ): Promise<ServerResult<T>[]> {
@@ -49,7 +49,7 @@ export async function onEveryServer<T>(
 }
 
 /** An error as `--json` shows it: the stable codes and the message. */
-export function errorJson(error: unknown): Record<string, string> {
+function errorJson(error: unknown): Record<string, string> {
   const json: Record<string, string> = { message: messageFor(error) };
   if (typeof error === 'object' && error !== null) {
     const { code, adminCode } = error as { code?: unknown; adminCode?: unknown };
@@ -339,7 +339,7 @@ export function cancel(args: ParsedArgs<OptionSpecs>, io: CliIO): Promise<ExitCo
 }
 
 /** Parses `maxqueue`'s limits: none, one for every priority, or high normal [low]. */
-export function parseMaxQueueLimits(words: readonly string[]): number | MaxQueueLimits | undefined {
+function parseMaxQueueLimits(words: readonly string[]): number | MaxQueueLimits | undefined {
   const numbers = words.map((word) =>
     parseInteger(word, 'the limit', { max: MAX_QUEUE_LIMIT, command: 'maxqueue' }),
   );

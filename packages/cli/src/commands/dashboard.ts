@@ -11,7 +11,7 @@ import { DEFAULT_SCRAPE_TIMEOUT, warnIfExposed } from './exporter.js';
 type DashboardArgs = ParsedArgs<(typeof COMMANDS)['dashboard']['options']>;
 
 /** Where `dashboard` listens by default: next to the exporter's 9470. */
-export const DEFAULT_DASHBOARD_LISTEN = '127.0.0.1:9471';
+const DEFAULT_DASHBOARD_LISTEN = '127.0.0.1:9471';
 
 const DEFAULT_INTERVAL = 1000;
 const MIN_INTERVAL = 100;

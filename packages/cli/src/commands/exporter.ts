@@ -10,7 +10,7 @@ import { untilSignal } from '../signals.js';
 type ExporterArgs = ParsedArgs<(typeof COMMANDS)['exporter']['options']>;
 
 /** Where `exporter` and `server --metrics` listen by default. */
-export const DEFAULT_EXPORTER_LISTEN = '127.0.0.1:9470';
+const DEFAULT_EXPORTER_LISTEN = '127.0.0.1:9470';
 
 /** How long one job server may take to answer a scrape, by default, in ms. */
 export const DEFAULT_SCRAPE_TIMEOUT = 5000;

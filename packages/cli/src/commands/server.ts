@@ -12,7 +12,7 @@ import { DEFAULT_SCRAPE_TIMEOUT, warnIfExposed } from './exporter.js';
 type ServerArgs = ParsedArgs<(typeof COMMANDS)['server']['options']>;
 
 /** How long the first SIGINT/SIGTERM lets running jobs finish, in ms. */
-export const SERVER_SHUTDOWN_TIMEOUT = 30_000;
+const SERVER_SHUTDOWN_TIMEOUT = 30_000;
 
 /**
  * `gearmanode server`: runs the embedded job server until SIGINT/SIGTERM (graceful: running

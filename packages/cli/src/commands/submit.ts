@@ -21,7 +21,7 @@ type SubmitArgs = ParsedArgs<(typeof COMMANDS)['submit']['options']>;
  * The payload: the argument as UTF-8, or stdin's bytes unchanged when the argument is missing
  * or `-`. A terminal on stdin with no argument means an empty payload rather than a prompt.
  */
-export async function readPayload(arg: string | undefined, io: CliIO): Promise<Buffer> {
+async function readPayload(arg: string | undefined, io: CliIO): Promise<Buffer> {
   if (arg !== undefined && arg !== '-') return Buffer.from(arg, 'utf8');
   if (arg === undefined && io.stdin.isTTY === true) return Buffer.alloc(0);
   return readAll(io.stdin);
@@ -142,11 +142,7 @@ async function foreground(
  * reason (`gearmanode work` puts the command's exit status and stderr there), so all of it is
  * shown, not a preview.
  */
-export function describeJobError(
-  error: unknown,
-  handle: string | undefined,
-  timeout?: number,
-): unknown {
+function describeJobError(error: unknown, handle: string | undefined, timeout?: number): unknown {
   if (typeof error !== 'object' || error === null) return error;
   const code = (error as { code?: unknown }).code;
   const job = handle === undefined ? 'the job' : `job ${handle}`;

@@ -13,9 +13,9 @@ import { resolveServers } from '../servers.js';
 type WorkArgs = ParsedArgs<(typeof COMMANDS)['work']['options']>;
 
 /** How much of a failed command's stderr goes into its WORK_EXCEPTION, in bytes. */
-export const STDERR_TAIL_BYTES = 2048;
+const STDERR_TAIL_BYTES = 2048;
 /** After SIGTERM, how long a command has before SIGKILL, in ms. */
-export const KILL_DELAY = 5000;
+const KILL_DELAY = 5000;
 const DEFAULT_GRACE = 30_000;
 
 /** How one run of the command ended. */
@@ -51,7 +51,7 @@ export interface RunCommandOptions {
  * The command gets its own process group, so that a Ctrl-C on the terminal reaches only
  * gearmanode (which drains) and a kill reaches the command's children too. Never rejects.
  */
-export function runCommand(
+function runCommand(
   command: readonly string[],
   input: Uint8Array,
   options: RunCommandOptions,
@@ -112,7 +112,7 @@ export function runCommand(
 }
 
 /** Sends `signal` to the child's process group (it leads one: `detached`), or to it alone. */
-export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
     process.kill(-child.pid, signal);
@@ -123,7 +123,7 @@ export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** Why a run failed, in words, or undefined when it succeeded. */
-export function failureReason(outcome: CommandOutcome, timeout: number): string | undefined {
+function failureReason(outcome: CommandOutcome, timeout: number): string | undefined {
   if (outcome.spawnError !== undefined)
     return `cannot run the command: ${outcome.spawnError.message}`;
   if (outcome.timedOut) return `command timed out after ${formatMs(timeout)}`;
@@ -136,7 +136,7 @@ export function failureReason(outcome: CommandOutcome, timeout: number): string 
  * The WORK_EXCEPTION data for a failed run: the reason, then the end of stderr, so that
  * `gearmanode submit` shows the client why.
  */
-export function exceptionData(reason: string, stderrTail: Buffer): Buffer {
+function exceptionData(reason: string, stderrTail: Buffer): Buffer {
   const tail = stderrTail.toString('utf8').trimEnd();
   return Buffer.from(tail === '' ? reason : `${reason}\n${tail}`, 'utf8');
 }
@@ -150,7 +150,7 @@ function formatMs(ms: number): string {
  * @throws CliError (`EXIT.USAGE`) when it is not there or not executable, so that a typo fails
  *   at once rather than failing every job.
  */
-export function checkExecutable(file: string, env: CliIO['env']): void {
+function checkExecutable(file: string, env: CliIO['env']): void {
   const candidates = file.includes('/')
     ? [file]
     : (env.PATH ?? '')

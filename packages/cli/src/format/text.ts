@@ -67,7 +67,7 @@ export function pad(text: string, width: number, align: 'left' | 'right' = 'left
 }
 
 /** Resets every style. */
-export const RESET = '\x1b[0m';
+const RESET = '\x1b[0m';
 
 /** SGR styles, applied only when `enabled` (a terminal without NO_COLOR). */
 export interface Styles {

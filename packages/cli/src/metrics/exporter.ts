@@ -21,7 +21,7 @@ export interface Exporter {
 }
 
 /** The path Prometheus scrapes. */
-export const METRICS_PATH = '/metrics';
+const METRICS_PATH = '/metrics';
 
 /**
  * Serves `/metrics` in the Prometheus text format. Every scrape asks every job server for

@@ -108,7 +108,7 @@ function isLoopbackHost(header: string | undefined): boolean {
 }
 
 /** Writes a whole plain-text response (Node leaves the body out for HEAD). */
-export function send(
+function send(
   response: ServerResponse,
   status: number,
   body: string | Buffer,

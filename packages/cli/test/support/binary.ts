@@ -9,15 +9,15 @@ import { fileURLToPath } from 'node:url';
  * for the tests themselves). One node process, no dist/ involved, so the binary under test is
  * always the source under test, and no test has to build (or race another test's build).
  */
-export const CLI_ENTRY = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const CLI_ENTRY = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 const TSCONFIG = fileURLToPath(new URL('../tsx.tsconfig.json', import.meta.url));
 const TSX_LOADER = createRequire(import.meta.url).resolve('tsx/esm');
 
 /** The command line that runs `gearmanode`, for a shell (`script -c`) or `spawn`. */
-export const CLI_COMMAND: readonly string[] = [process.execPath, '--import', TSX_LOADER, CLI_ENTRY];
+const CLI_COMMAND: readonly string[] = [process.execPath, '--import', TSX_LOADER, CLI_ENTRY];
 
 /** The environment the binary runs in: ours, minus what would change its output. */
-export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, TSX_TSCONFIG_PATH: TSCONFIG, ...extra };
   for (const name of ['NO_COLOR', 'FORCE_COLOR', 'NODE_OPTIONS', 'COLUMNS', 'LINES']) {
     if (!(name in extra)) delete env[name];
@@ -69,7 +69,7 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
 }
 
 /** Quotes `word` for `sh -c`. */
-export function shellQuote(word: string): string {
+function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 

@@ -29,7 +29,7 @@ import {
 // interfaces, so that the tests need no SDK.
 
 /** A span as recorded: what was set on it, and whether it ended. */
-export class RecordedSpan implements Span {
+class RecordedSpan implements Span {
   readonly name: string;
   readonly kind: SpanKind;
   readonly attributes: Attributes;

@@ -6,7 +6,7 @@ import { rawConnect } from '../../../../test/helpers.js';
  */
 
 /** One admin command over a fresh socket; resolves with the list's lines (without the `.`). */
-export async function admin(
+async function admin(
   server: { host: string; port: number },
   command: 'status' | 'workers' | 'show jobs',
 ): Promise<string[]> {
