@@ -116,7 +116,7 @@ export class Connection implements SocketSink {
   send(packet: PacketInit): boolean {
     const parts = this.#session.encode(packet);
     if (this.#state !== 'ready') return false;
-    this.#session.enqueue(parts);
+    this.#session.enqueue(parts, packet.type);
     return true;
   }
 
