@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from '@gearmanode/client';
 import { createWorker } from '@gearmanode/worker';
 import { afterEach, expect, test } from 'vitest';
@@ -15,7 +16,9 @@ afterEach(async () => {
   for (const close of cleanup.splice(0).reverse()) await close();
 });
 
-const JOBS = 3_000;
+const JOBS = 6_000;
+const RATE = 2_000;
+const BATCH = 10;
 
 function freeze(server: GearmandInstance): void {
   process.kill(server.pid, 'SIGSTOP');
@@ -51,19 +54,29 @@ test('a frozen server holds only the submits written to it; the other keeps comp
   await client.echo('', { server: `${healthy.host}:${healthy.port}` });
   await client.echo('', { server: `${frozen.host}:${frozen.port}` });
 
-  freeze(frozen);
+  // An open stream (a closed loop of callers would itself stall on the frozen server's jobs):
+  // RATE jobs a second, and the second server freezes a third of the way in.
   const ledger = new Ledger();
   const completions: number[] = [];
-  const started = Date.now();
   const all: Promise<void>[] = [];
-  for (let i = 0; i < JOBS; i++) {
-    const { id, payload } = ledger.next();
-    const result = client.submit(name, payload);
-    void result.then(
-      () => completions.push(Date.now()),
-      () => {},
-    );
-    all.push(ledger.track(id, result));
+  const started = Date.now();
+  let frozenAt = 0;
+  for (let batch = 0; batch * BATCH < JOBS; batch++) {
+    const due = started + (batch * BATCH * 1000) / RATE;
+    if (due > Date.now()) await sleep(due - Date.now());
+    if (frozenAt === 0 && batch * BATCH >= JOBS / 3) {
+      freeze(frozen);
+      frozenAt = Date.now();
+    }
+    for (let i = 0; i < BATCH; i++) {
+      const { id, payload } = ledger.next();
+      const result = client.submit(name, payload);
+      void result.then(
+        () => completions.push(Date.now()),
+        () => {},
+      );
+      all.push(ledger.track(id, result));
+    }
   }
   // The submits written to the frozen server fail once their reply is overdue (requestTimeout,
   // 10 s by default); everything else completes on the healthy server.
@@ -72,14 +85,19 @@ test('a frozen server holds only the submits written to it; the other keeps comp
   const figures = ledger.figures();
   thaw(frozen);
 
-  let longestGap = completions.length > 0 ? (completions[0] as number) - started : 0;
-  for (let i = 1; i < completions.length; i++) {
-    longestGap = Math.max(longestGap, (completions[i] as number) - (completions[i - 1] as number));
+  // The longest pause between completions (all on the healthy server) from the freeze on.
+  let longestGap = 0;
+  let previous = frozenAt;
+  for (const at of completions) {
+    if (at < frozenAt) continue;
+    longestGap = Math.max(longestGap, at - previous);
+    previous = at;
   }
   const stats = client.stats();
   report('frozen-server', {
     ...figures,
     longestGapMs: longestGap,
+    frozenAtMs: frozenAt - started,
     lastCompletionMs: (completions.at(-1) ?? started) - started,
     totalMs: Date.now() - started,
   });
@@ -91,7 +109,7 @@ test('a frozen server holds only the submits written to it; the other keeps comp
   expect(figures.resolved + Object.values(figures.rejected).reduce((a, b) => a + b, 0)).toBe(JOBS);
   // Only submits that were written to the frozen server may fail, and they may have run.
   expect(Object.keys(figures.rejected).filter((code) => code !== 'ERR_CONNECTION')).toEqual([]);
-  // Most of the stream went to the healthy server: the frozen one took a share at most.
+  // The frozen server took half the stream until it was frozen, and a part after at most.
   expect(figures.resolved).toBeGreaterThan(JOBS / 2);
   expect(stats.inFlight).toBe(0);
 });

@@ -123,8 +123,10 @@ class GearmanClient implements Client, SubmissionOwner {
         })),
     );
     this.#pool = new ServerPool(this.#links, options.strategy);
-    this.#admission = new Admission(options.maxInFlight, (submission) =>
-      this.#dispatch(submission),
+    this.#admission = new Admission(
+      options.maxInFlight,
+      (submission) => this.#dispatch(submission),
+      () => this.#pool.canTake(this.#pool.share(options.maxInFlight)),
     );
     const self = this;
     this.#retrier = new Retrier(options.retry, {
@@ -240,9 +242,10 @@ class GearmanClient implements Client, SubmissionOwner {
   }
 
   /**
-   * Hands the submission to the best healthy server. A server that refuses at once (between
-   * reconnect attempts) is marked down and the next one is tried; nothing reached it, so this
-   * is always safe.
+   * Hands the submission to the best healthy server: not suspect and owing fewer than its share
+   * of replies, or else (a submission sent again after a failure) the best one up. A server that
+   * refuses at once (between reconnect attempts) is marked down and the next one is tried;
+   * nothing reached it, so this is always safe.
    */
   #dispatch(submission: Submission): void {
     const packet = submission.packet;
@@ -252,8 +255,10 @@ class GearmanClient implements Client, SubmissionOwner {
       return;
     }
     let lastError: GearmanError | undefined;
+    const pool = this.#pool;
+    const share = pool.share(this.#admission.limit);
     for (let tries = this.#links.length; tries > 0; tries--) {
-      const link = this.#pool.pick(submission.unique);
+      const link = pool.pick(submission.unique, share) ?? pool.pick(submission.unique);
       if (link === undefined) break;
       let connection: ReturnType<ServerLink['live']>;
       try {
@@ -307,6 +312,8 @@ class GearmanClient implements Client, SubmissionOwner {
     // every WORK_* packet regardless, and the ghost absorbs them (see JobTable).
     (submission.server as ServerLink).jobs.add(handle, submission);
     submission.handle = handle;
+    // The server owes one reply less: submits waiting for room may go now.
+    if (this.#admission.head !== undefined) this.#admission.pump();
     if (submission.done) return;
     submission.state = CREATED;
     const run = submission.run;
@@ -393,6 +400,15 @@ class GearmanClient implements Client, SubmissionOwner {
         link.markDown(this.#options.recoverTime);
         link.firstAttempt?.(event.error);
         break;
+    }
+    // Each of these changes which servers take submits (a suspect one takes none; one marked
+    // down gives its share to the others, or, with none up, queued submits fail at once).
+    if (
+      event.type !== 'suspect' &&
+      this.#state !== 'closed' &&
+      this.#admission.head !== undefined
+    ) {
+      this.#admission.pump();
     }
     this.#events.push(event);
   }
@@ -576,6 +592,7 @@ class GearmanClient implements Client, SubmissionOwner {
         server: link.name,
         state: link.connection.state,
         down: link.downUntil > now,
+        suspect: link.suspect,
         pendingRequests: link.connection.pendingRequests,
         jobs: link.jobs.size,
       })),

@@ -33,6 +33,16 @@ export class ServerLink implements PoolMember {
     this.connection = new Connection(options(this));
   }
 
+  /** The server owes replies and has been silent for `suspectAfter` ms. */
+  get suspect(): boolean {
+    return this.connection.suspect;
+  }
+
+  /** Requests sent or queued on the current connection that await a reply. */
+  get owed(): number {
+    return this.connection.pendingRequests;
+  }
+
   /** Skips the server for `recoverTime` ms (at least one, so a dispatch in the same tick does). */
   markDown(recoverTime: number): void {
     this.downUntil = Date.now() + Math.max(1, recoverTime);
