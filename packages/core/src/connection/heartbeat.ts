@@ -68,9 +68,9 @@ export class Heartbeat {
     }
     const suspectAfter = this.#suspectAfter;
     if (suspectAfter > 0 && head?.written && !link.suspect) {
-      // Silent since the later of the last bytes and the oldest request's write (its deadline
-      // minus requestTimeout; an echo's is sooner, which only makes it suspect sooner).
-      const silentFor = now - Math.max(link.lastReceive, head.deadline - this.#requestTimeout);
+      // Silent since the later of the last bytes and the oldest request's write: a server
+      // that was merely not asked anything is not suspect.
+      const silentFor = now - Math.max(link.lastReceive, head.sent);
       if (silentFor >= suspectAfter) link.suspected(silentFor);
     }
     const interval = this.#interval;

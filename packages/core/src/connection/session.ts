@@ -32,6 +32,8 @@ export interface Pending {
   written: boolean;
   /** When its reply is due (ms since the epoch), once written. */
   deadline: number;
+  /** When it was written (ms since the epoch). */
+  sent: number;
   /**
    * WORK_DATA and WORK_WARNING packets sent between the previous request and this one that the
    * server has not refused (yet); a server lacking them refuses each (see `#isStray`).
@@ -100,7 +102,7 @@ export class Session {
   request(type: PacketType | 'TEXT', handler: Pending['handler'], parts: Buffer[]): Pending {
     const refusable = this.#refusableTail;
     this.#refusableTail = 0;
-    const pending: Pending = { type, handler, written: false, deadline: 0, refusable };
+    const pending: Pending = { type, handler, written: false, deadline: 0, sent: 0, refusable };
     this.#fifo.push(pending);
     this.#unwritten.push(pending);
     this.enqueue(parts);
@@ -129,7 +131,14 @@ export class Session {
    */
   begin(socket: net.Socket, probe: PacketInit, handler: ReplyHandler, setup: PacketInit[]): void {
     this.#decoder = this.#newDecoder();
-    this.#fifo.unshift({ type: probe.type, handler, written: true, deadline: 0, refusable: 0 });
+    this.#fifo.unshift({
+      type: probe.type,
+      handler,
+      written: true,
+      deadline: 0,
+      sent: Date.now(),
+      refusable: 0,
+    });
     const frames = this.encode(probe);
     for (const packet of setup) frames.push(...this.encode(packet));
     socket.cork();
@@ -167,9 +176,11 @@ export class Session {
       for (const chunk of outbox) socket.write(chunk);
       socket.uncork();
     }
-    const deadline = Date.now() + this.#options.requestTimeout;
+    const now = Date.now();
+    const deadline = now + this.#options.requestTimeout;
     for (const pending of this.#unwritten) {
       pending.written = true;
+      pending.sent = now;
       pending.deadline = deadline;
     }
     this.#unwritten = [];
