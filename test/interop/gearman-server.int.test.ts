@@ -8,6 +8,8 @@
  * Perl's Gearman::Worker, which grabs with GRAB_JOB.
  */
 import { createClient, type GearmanError } from '@gearmanode/client';
+import { Connection } from '@gearmanode/core';
+import type { Packet } from '@gearmanode/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { startGearmanServer } from '../gearman-server.js';
 import type { GearmandInstance } from '../gearmand.js';
@@ -141,6 +143,36 @@ describe('our client → Gearman::Server → Perl Gearman::Worker', () => {
     );
     const pending = client.stats().servers.map((s) => s.pendingRequests);
     expect(pending).toEqual([0, 0]);
+  });
+});
+
+describe('a connection on Gearman::Server', () => {
+  test('refused WORK_DATA, WORK_WARNING and WORK_STATUS leave the replies of requests in order', async () => {
+    const stray: Packet[] = [];
+    const connection = new Connection({
+      address: { host: server.host, port: server.port },
+      reconnect: false,
+      onPacket: (packet) => stray.push(packet),
+    });
+    defer(() => connection.close());
+    await connection.connect();
+    connection.send({ type: 'CAN_DO', functionName: uniqueName('gs-conn') });
+    connection.send({ type: 'WORK_DATA', handle: 'H:none:1', payload: 'chunk' });
+    const uniq = connection.requestAsync({ type: 'GRAB_JOB_UNIQ' }).catch((e: GearmanError) => e);
+    connection.send({ type: 'WORK_WARNING', handle: 'H:none:1', payload: 'careful' });
+    connection.send({ type: 'WORK_STATUS', handle: 'H:none:1', numerator: 1, denominator: 2 });
+    const grab = connection.requestAsync({ type: 'GRAB_JOB' });
+    const echo = connection.requestAsync({ type: 'ECHO_REQ', payload: 'sync' });
+
+    expect(await uniq).toMatchObject({ code: 'ERR_SERVER', serverCode: 'server_error' });
+    expect(await grab).toMatchObject({ type: 'NO_JOB' });
+    expect(await echo).toMatchObject({ type: 'ECHO_RES' });
+    expect(stray.map((p) => (p.type === 'ERROR' ? p.code : p.type))).toEqual([
+      'server_error',
+      'server_error',
+      'not_worker',
+    ]);
+    expect(connection.generation).toBe(1);
   });
 });
 
