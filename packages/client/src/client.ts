@@ -274,6 +274,7 @@ class GearmanClient implements Client, SubmissionOwner {
         return;
       }
       submission.server = link;
+      this.#hold(submission, link);
       submission.state = SENT;
       if (connection.needsDrain) this.#waitForDrain(connection);
       return;
@@ -285,6 +286,15 @@ class GearmanClient implements Client, SubmissionOwner {
           maybeRan: false,
         }),
     );
+  }
+
+  /** Counts the submission's slot against `link` (and no longer against its last server). */
+  #hold(submission: Submission, link: ServerLink | undefined): void {
+    const holder = submission.holder;
+    if (holder === link) return;
+    if (holder !== undefined) holder.holding--;
+    submission.holder = link;
+    if (link !== undefined) link.holding++;
   }
 
   #waitForDrain(connection: ReturnType<ServerLink['live']>): void {
@@ -312,8 +322,6 @@ class GearmanClient implements Client, SubmissionOwner {
     // every WORK_* packet regardless, and the ghost absorbs them (see JobTable).
     (submission.server as ServerLink).jobs.add(handle, submission);
     submission.handle = handle;
-    // The server owes one reply less: submits waiting for room may go now.
-    if (this.#admission.head !== undefined) this.#admission.pump();
     if (submission.done) return;
     submission.state = CREATED;
     const run = submission.run;
@@ -327,6 +335,8 @@ class GearmanClient implements Client, SubmissionOwner {
   requestFailed(submission: Submission, error: GearmanError): void {
     if (submission.done) return;
     if (error.code === 'ERR_CONNECTION') {
+      // Its server lost it: until it is sent again, it holds its slot against none.
+      this.#hold(submission, undefined);
       const link = submission.server as ServerLink | undefined;
       link?.markDown(this.#options.recoverTime);
       const maybeRan = (error as ConnectionError).maybeRan;
@@ -470,6 +480,7 @@ class GearmanClient implements Client, SubmissionOwner {
   /** Releases everything the submission holds for its caller; a ghost may stay by handle. */
   #finish(submission: Submission): void {
     this.#admission.leave(submission);
+    this.#hold(submission, undefined);
     submission.state = DONE;
     if (submission.timeout > 0) this.#timeouts.stop(submission);
     submission.signal?.removeEventListener('abort', submission);

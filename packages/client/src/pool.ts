@@ -10,13 +10,13 @@ export interface PoolMember {
   downUntil: number;
   /** The server owes replies and has been silent a while (see `suspectAfter`). */
   readonly suspect?: boolean;
-  /** Requests sent or queued to it that await a reply. */
-  readonly owed?: number;
+  /** Submits holding a slot of the client's `maxInFlight` on it (sent, or created). */
+  readonly holding?: number;
 }
 
-/** Whether `member` may take a new submit: not suspect, and owing fewer replies than `share`. */
+/** Whether `member` may take a new submit: not suspect, and holding fewer than `share` slots. */
 function hasRoom(member: PoolMember, share: number): boolean {
-  return member.suspect !== true && (member.owed ?? 0) < share;
+  return member.suspect !== true && (member.holding ?? 0) < share;
 }
 
 const FNV_OFFSET = 0x811c9dc5;
@@ -93,9 +93,9 @@ export class ServerPool<T extends PoolMember> {
   }
 
   /**
-   * How many replies one server may owe before submits go elsewhere: an equal part of
-   * `limit` for each server not marked down, so that a server that stops answering holds at
-   * most its part of the client's `maxInFlight` while it is not yet suspect.
+   * How many of the client's `limit` slots one server may hold before submits go elsewhere: an
+   * equal part for each server not marked down, so that a server that stops answering holds at
+   * most its part while it is not yet suspect (and after: a suspect one takes nothing new).
    */
   share(limit: number): number {
     const now = Date.now();
@@ -107,7 +107,7 @@ export class ServerPool<T extends PoolMember> {
   /**
    * Whether some server would take a new submit now: one with room (see `pick`'s `share`), or
    * none at all up (so the submit fails at once rather than wait). False while every server up
-   * is suspect or owes its share of replies: a submit then waits in the client.
+   * is suspect or holds its share: a submit then waits in the client.
    */
   canTake(share: number): boolean {
     const now = Date.now();
@@ -122,7 +122,7 @@ export class ServerPool<T extends PoolMember> {
 
   /**
    * The first healthy server for a request, without building the whole order: the fast path of
-   * every submit. With `share`, a server that is suspect or owes `share` replies is skipped as
+   * every submit. With `share`, a server that is suspect or holds `share` slots is skipped as
    * if it were down (`pick(unique, share) ?? pick(unique)` falls back to them). Returns undefined
    * when every server is skipped.
    */

@@ -38,10 +38,8 @@ export class ServerLink implements PoolMember {
     return this.connection.suspect;
   }
 
-  /** Requests sent or queued on the current connection that await a reply. */
-  get owed(): number {
-    return this.connection.pendingRequests;
-  }
+  /** Submits holding one of the client's `maxInFlight` slots here: sent, or created and running. */
+  holding = 0;
 
   /** Skips the server for `recoverTime` ms (at least one, so a dispatch in the same tick does). */
   markDown(recoverTime: number): void {

@@ -20,6 +20,8 @@ export interface SubmissionOwner {
 /** The per-server bookkeeping a submission points at. */
 export interface SubmissionServer {
   readonly name: string;
+  /** Submissions holding one of the client's `maxInFlight` slots on this server. */
+  holding: number;
 }
 
 /**
@@ -44,6 +46,8 @@ export class Submission implements ReplyHandler, Timed {
   holdsSlot = false;
   /** The server it was last sent to, and the connection generation it was sent on. */
   server: SubmissionServer | undefined;
+  /** The server its slot counts against (see `SubmissionServer.holding`), while it holds one. */
+  holder: SubmissionServer | undefined;
   generation = 0;
   handle = '';
   /** The job timeout in ms, 0 for none. */

@@ -83,6 +83,34 @@ test('a silent server holds at most its share; the other completes every later s
   expect(failed.every((error) => error.code === 'ERR_CLOSED')).toBe(true);
 });
 
+test('a server whose jobs never finish holds at most its share of slots, created jobs included', async () => {
+  const good = await fake(healthy);
+  // Creates every job (the default answer) and never finishes one: a hung worker pool, or a
+  // server frozen after JOB_CREATED. It owes no replies, so it never looks suspect.
+  const stuck = await fake();
+  const client = await createClient({
+    servers: [good.address, stuck.address],
+    maxInFlight: 10,
+    requestTimeout: 60_000,
+  });
+  const jobs = Array.from({ length: 40 }, (_, i) => client.submit('f', `job${i}`));
+  let completed = 0;
+  for (const job of jobs) {
+    void job.then(
+      () => completed++,
+      () => {},
+    );
+  }
+  await waitFor(() => completed === 35, { timeout: 5000, what: '35 jobs completed' });
+  const [goodStats, stuckStats] = client.stats().servers;
+  expect(stuckStats).toMatchObject({ jobs: 5, suspect: false });
+  expect(goodStats?.jobs).toBe(0);
+  expect(stuck.received.filter((p) => p.type === 'SUBMIT_JOB')).toHaveLength(5);
+  expect(client.stats().inFlight).toBe(5);
+  client.destroy();
+  await Promise.allSettled(jobs);
+});
+
 test('with every server suspect, submits wait in the client and go once one answers', async () => {
   let release: (() => void) | undefined;
   const slow = await fake((packet, connection) => {

@@ -84,8 +84,8 @@ describe('ServerPool', () => {
   });
 
   describe('budgets', () => {
-    function loaded(name: string, owed = 0, suspect = false, downUntil = 0) {
-      return { name, seed: fnv1a(name), downUntil, owed, suspect };
+    function loaded(name: string, holding = 0, suspect = false, downUntil = 0) {
+      return { name, seed: fnv1a(name), downUntil, holding, suspect };
     }
 
     test('the share is maxInFlight split over the servers not marked down', () => {
@@ -96,7 +96,7 @@ describe('ServerPool', () => {
       expect(new ServerPool(members, 'round-robin').share(1000)).toBe(500);
     });
 
-    test('with a share, suspect servers and servers owing their share are skipped', () => {
+    test('with a share, suspect servers and servers holding their share are skipped', () => {
       const members = [loaded('a', 0, true), loaded('b', 5), loaded('c', 4)];
       const pool = new ServerPool(members, 'round-robin');
       expect(Array.from({ length: 3 }, () => pool.pick('', 5)?.name)).toEqual(['c', 'c', 'c']);
