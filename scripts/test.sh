@@ -89,7 +89,6 @@ gearman_server_dir=.cache/gearman-server
 if ! [ -f "$gearman_server_dir/usr/bin/gearmand" ]; then
   step "unpacking gearman-server into $gearman_server_dir"
   download_dir="$(mktemp -d)"
-  chmod 755 "$download_dir" # apt downloads as the _apt user when it can
   (cd "$download_dir" && apt-get download gearman-server) ||
     { as_root apt-get update && (cd "$download_dir" && apt-get download gearman-server); }
   mkdir -p "$gearman_server_dir"
