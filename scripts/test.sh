@@ -60,6 +60,11 @@ fi
 if ! perl -MGearman::Client -MGearman::Worker -e1 >/dev/null 2>&1; then
   apt_packages+=(libgearman-client-perl)
 fi
+# Perl's Gearman::Server, the interop suite's second job server (test/gearman-server.ts), needs
+# these Perl libraries; the server itself is unpacked below rather than installed.
+if ! perl -MDanga::Socket -e1 >/dev/null 2>&1; then
+  apt_packages+=(libdanga-socket-perl)
+fi
 # The TLS tests make their certificates with the openssl command, which slim images lack.
 if ! command -v openssl >/dev/null 2>&1; then
   apt_packages+=(openssl)
@@ -72,6 +77,23 @@ if [ "${#apt_packages[@]}" -gt 0 ]; then
   step "installing ${apt_packages[*]}"
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${apt_packages[@]}"
+fi
+
+# Debian's gearman-server installs the Perl server as /usr/bin/gearmand, which would shadow the
+# C gearmand (in /usr/sbin) for anything that searches PATH, and run_vitest below puts node's
+# directory, often /usr/bin, first. So the package is unpacked into the repository's
+# .cache/gearman-server (where test/gearman-server.ts looks) instead of being installed. The
+# harness also checks `gearmand --version`, so a machine that has the package installed anyway
+# still runs the C gearmand.
+gearman_server_dir=.cache/gearman-server
+if ! [ -f "$gearman_server_dir/usr/bin/gearmand" ]; then
+  step "unpacking gearman-server into $gearman_server_dir"
+  download_dir="$(mktemp -d)"
+  (cd "$download_dir" && apt-get download gearman-server) ||
+    { as_root apt-get update && (cd "$download_dir" && apt-get download gearman-server); }
+  mkdir -p "$gearman_server_dir"
+  dpkg-deb -x "$download_dir"/gearman-server_*.deb "$gearman_server_dir"
+  rm -rf "$download_dir"
 fi
 
 step 'pnpm install'

@@ -1,5 +1,8 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
-import { type GearmandInstance, startGearmand } from './gearmand.js';
+import { findGearmand, type GearmandInstance, gearmandVersion, startGearmand } from './gearmand.js';
 import { rawConnect } from './helpers.js';
 
 async function adminCommand(server: { host: string; port: number }, line: string): Promise<string> {
@@ -7,6 +10,14 @@ async function adminCommand(server: { host: string; port: number }, line: string
   await connection.write(`${line}\r\n`);
   // Awaited here: returning the bare promise would dispose of the connection before it settles.
   return await connection.readLine();
+}
+
+/** An executable named gearmand whose --version prints `version`, in a fresh directory. */
+function fakeGearmand(version: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'fake-gearmand-')), 'gearmand');
+  writeFileSync(path, `#!/bin/sh\necho '${version}'\n`);
+  chmodSync(path, 0o755);
+  return path;
 }
 
 function isAlive(pid: number): boolean {
@@ -71,6 +82,26 @@ describe('startGearmand', () => {
     await expect(startGearmand({ binary: '/nonexistent/gearmand' })).rejects.toThrow(
       /gearman-job-server/,
     );
+  });
+
+  test('a gearmand that is not the C server (by its --version) is named, not started', async () => {
+    const perl = fakeGearmand('Gearman::Server v1.130.1');
+    expect(() => findGearmand(perl)).toThrow(
+      /only another server goes by that name: .*gearmand \(Gearman::Server v1\.130\.1\)/,
+    );
+  });
+
+  test('the C gearmand is found even when another gearmand comes first in PATH', () => {
+    const perl = fakeGearmand('Gearman::Server v1.130.1');
+    const path = process.env.PATH;
+    process.env.PATH = `${dirname(perl)}${delimiter}${path ?? ''}`;
+    try {
+      const found = findGearmand();
+      expect(found).not.toBe(perl);
+      expect(gearmandVersion(found).c).toBe(true);
+    } finally {
+      process.env.PATH = path;
+    }
   });
 
   test('fails with gearmand output when it exits during startup', async () => {

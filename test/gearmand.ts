@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface GearmandOptions {
   /** Extra command-line arguments, e.g. `['--job-retries', '2']`. */
   args?: readonly string[];
-  /** Path to the gearmand binary. @default found in PATH, then /usr/sbin, /usr/local/sbin */
+  /**
+   * Path to the gearmand binary. @default the first C gearmand (by its `--version`) of
+   * /usr/sbin, PATH, /usr/local/sbin
+   */
   binary?: string;
   /** Port to listen on. @default a free port picked on 127.0.0.1 */
   port?: number;
@@ -69,27 +72,80 @@ function spawnWatchdog(pid: number): ChildProcess {
   return watchdog;
 }
 
-/** Finds the gearmand binary, or throws an error that says how to install it. */
-function findGearmand(binary?: string): string {
+/** What `--version` says about a program that calls itself gearmand. */
+export interface GearmandVersion {
+  /** The C gearmand (gearman-job-server): `gearmand 1.1.20+ds - https://…`. */
+  readonly c: boolean;
+  /** The first line of its `--version` output, or why there was none. */
+  readonly line: string;
+}
+
+/**
+ * Runs `binary --version`. The C gearmand prints `gearmand 1.1.20+ds - https://…`; the Perl
+ * Gearman::Server (Debian's gearman-server, which installs /usr/bin/gearmand) prints
+ * `Gearman::Server v1.130.1`.
+ */
+export function gearmandVersion(binary: string): GearmandVersion {
+  let output: string;
+  try {
+    output = execFileSync(binary, ['--version'], {
+      encoding: 'utf8',
+      timeout: 5000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    return { c: false, line: `--version failed: ${(error as Error).message.split('\n')[0]}` };
+  }
+  const line = output.trim().split('\n')[0]?.trim() ?? '';
+  return { c: /^gearmand \d+\.\d+/.test(line), line: line || '(no output)' };
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const found = new Map<string, string>();
+
+/**
+ * Finds the C gearmand, or throws an error that says how to install it. Every `gearmand` found
+ * is asked for its `--version`, since another server may go by that name (Debian's
+ * gearman-server installs the Perl Gearman::Server as /usr/bin/gearmand, and scripts/test.sh
+ * puts node's directory, often /usr/bin, first in PATH). /usr/sbin, where Debian puts the C
+ * server, is tried first.
+ */
+export function findGearmand(binary?: string): string {
+  const key = binary ?? '';
+  const cached = found.get(key);
+  if (cached !== undefined) return cached;
+  const dirs = [SEARCH_DIRS[0] as string, ...(process.env.PATH ?? '').split(delimiter)];
   const candidates =
     binary !== undefined
       ? [binary]
-      : [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...SEARCH_DIRS].map((dir) =>
-          join(dir, 'gearmand'),
-        );
+      : [...new Set([...dirs, ...SEARCH_DIRS].filter(Boolean).map((dir) => join(dir, 'gearmand')))];
+  const others: string[] = [];
   for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
+    if (!isExecutable(candidate)) continue;
+    const version = gearmandVersion(candidate);
+    if (version.c) {
+      found.set(key, candidate);
       return candidate;
-    } catch {
-      // Not there or not executable: try the next candidate.
     }
+    others.push(`${candidate} (${version.line})`);
   }
-  throw new Error(
-    `gearmand not found (looked for ${candidates.join(', ')}); the integration tests need a real ` +
-      'gearmand: install it with `apt-get install gearman-job-server` (Debian/Ubuntu), ' +
-      'or set GEARMAN_URL=host:port to use a running server',
-  );
+  const install =
+    'the integration tests need the C gearmand: install it with `apt-get install ' +
+    'gearman-job-server` (Debian/Ubuntu), or set GEARMAN_URL=host:port to use a running server';
+  if (others.length > 0) {
+    throw new Error(
+      `no C gearmand found; only another server goes by that name: ${others.join(', ')}; ${install}`,
+    );
+  }
+  throw new Error(`gearmand not found (looked for ${candidates.join(', ')}); ${install}`);
 }
 
 /** Resolves with a TCP port on `host` that was free a moment ago. */
@@ -111,10 +167,28 @@ export function freePort(host = HOST): Promise<number> {
 type Probe = { kind: 'ours' } | { kind: 'refused' } | { kind: 'other'; detail: string };
 
 /**
- * Asks whatever listens on host:port for its pid (admin command `getpid`), so that a port taken
- * by another process between freePort() and spawn is told apart from our gearmand being ready.
+ * How to run one kind of job server: the command, and the admin text command whose first
+ * answer line tells our process apart from another one on the port.
  */
-function probe(host: string, port: number, pid: number): Promise<Probe> {
+export interface ServerLaunch {
+  /** For messages: `gearmand`, `Gearman::Server`. */
+  readonly name: string;
+  readonly command: string;
+  /** The arguments for `port`; `dir` is a private temporary directory (pid files, logs). */
+  args(port: number, dir: string): string[];
+  readonly env?: NodeJS.ProcessEnv;
+  /** The admin command sent to the port, with its line ending. */
+  readonly probe: string;
+  /** Whether the probe's first answer line comes from the process with this pid. */
+  isOurs(line: string, pid: number): boolean;
+}
+
+/**
+ * Asks whatever listens on host:port the launch's probe (gearmand: `getpid`), so that a port
+ * taken by another process between freePort() and spawn is told apart from our server being
+ * ready.
+ */
+function probe(host: string, port: number, pid: number, launch: ServerLaunch): Promise<Probe> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     let received = '';
@@ -122,14 +196,15 @@ function probe(host: string, port: number, pid: number): Promise<Probe> {
       socket.destroy();
       resolve(result);
     };
-    socket.setTimeout(1000, () => done({ kind: 'other', detail: 'no answer to getpid' }));
-    socket.on('connect', () => socket.write('getpid\r\n'));
+    const command = launch.probe.trim();
+    socket.setTimeout(1000, () => done({ kind: 'other', detail: `no answer to ${command}` }));
+    socket.on('connect', () => socket.write(launch.probe));
     socket.on('data', (chunk) => {
       received += chunk.toString('latin1');
       const newline = received.indexOf('\n');
       if (newline === -1) return;
       const line = received.slice(0, newline).trim();
-      done(line === `OK ${pid}` ? { kind: 'ours' } : { kind: 'other', detail: line });
+      done(launch.isOurs(line, pid) ? { kind: 'ours' } : { kind: 'other', detail: line });
     });
     socket.on('error', (error: NodeJS.ErrnoException) =>
       done(
@@ -151,26 +226,12 @@ interface Exit {
   signal: NodeJS.Signals | null;
 }
 
-class Gearmand implements GearmandInstance {
-  readonly host = HOST;
-  readonly port: number;
-  readonly args: readonly string[];
-  readonly #binary: string;
-  readonly #dir: string;
-  readonly #options: Required<Pick<GearmandOptions, 'startTimeout' | 'stopTimeout'>>;
-  #child: ChildProcess | undefined;
-  #exited: Promise<Exit> = Promise.resolve({ code: null, signal: null });
-  #output = '';
-
-  constructor(binary: string, port: number, options: GearmandOptions) {
-    this.#binary = binary;
-    this.port = port;
-    this.#dir = mkdtempSync(join(tmpdir(), 'gearmand-'));
-    this.#options = {
-      startTimeout: options.startTimeout ?? 10_000,
-      stopTimeout: options.stopTimeout ?? 5_000,
-    };
-    this.args = [
+/** The C gearmand's launch: one thread, errors only, on 127.0.0.1. */
+function gearmandLaunch(binary: string, extra: readonly string[]): ServerLaunch {
+  return {
+    name: 'gearmand',
+    command: binary,
+    args: (port, dir) => [
       '--listen',
       HOST,
       '--port',
@@ -178,13 +239,38 @@ class Gearmand implements GearmandInstance {
       '--log-file',
       'stderr',
       '--pid-file',
-      join(this.#dir, 'gearmand.pid'),
+      join(dir, 'gearmand.pid'),
       '--threads',
       '1',
       '--verbose',
       'ERROR',
-      ...(options.args ?? []),
-    ];
+      ...extra,
+    ],
+    probe: 'getpid\r\n',
+    isOurs: (line, pid) => line === `OK ${pid}`,
+  };
+}
+
+class ServerProcess implements GearmandInstance {
+  readonly host = HOST;
+  readonly port: number;
+  readonly args: readonly string[];
+  readonly #launch: ServerLaunch;
+  readonly #dir: string;
+  readonly #options: Required<Pick<GearmandOptions, 'startTimeout' | 'stopTimeout'>>;
+  #child: ChildProcess | undefined;
+  #exited: Promise<Exit> = Promise.resolve({ code: null, signal: null });
+  #output = '';
+
+  constructor(launch: ServerLaunch, port: number, options: GearmandOptions) {
+    this.#launch = launch;
+    this.port = port;
+    this.#dir = mkdtempSync(join(tmpdir(), 'gearmand-'));
+    this.#options = {
+      startTimeout: options.startTimeout ?? 10_000,
+      stopTimeout: options.stopTimeout ?? 5_000,
+    };
+    this.args = launch.args(port, this.#dir);
   }
 
   get pid(): number {
@@ -201,7 +287,10 @@ class Gearmand implements GearmandInstance {
 
   async start(): Promise<void> {
     mkdirSync(this.#dir, { recursive: true });
-    const child = spawn(this.#binary, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.#launch.command, this.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: this.#launch.env ?? process.env,
+    });
     this.#child = child;
     if (child.pid !== undefined) {
       if (!exitHookInstalled) process.on('exit', killChildren);
@@ -241,11 +330,11 @@ class Gearmand implements GearmandInstance {
     while (Date.now() < deadline) {
       if (exit !== undefined) {
         throw new Error(
-          `gearmand exited during startup (code ${exit.code}, signal ${exit.signal}) on ` +
+          `${this.#launch.name} exited during startup (code ${exit.code}, signal ${exit.signal}) on ` +
             `${this.host}:${this.port}:\n${this.#output.trim() || '(no output)'}`,
         );
       }
-      const result = await probe(this.host, this.port, child.pid ?? -1);
+      const result = await probe(this.host, this.port, child.pid ?? -1, this.#launch);
       if (result.kind === 'ours') return;
       if (result.kind === 'other') {
         // Give a crashing gearmand the chance to report its own error instead.
@@ -262,7 +351,7 @@ class Gearmand implements GearmandInstance {
     }
     await this.kill();
     throw new Error(
-      `gearmand did not accept connections on ${this.host}:${this.port} within ` +
+      `${this.#launch.name} did not accept connections on ${this.host}:${this.port} within ` +
         `${this.#options.startTimeout} ms:\n${this.#output.trim() || '(no output)'}`,
     );
   }
@@ -315,10 +404,24 @@ class Gearmand implements GearmandInstance {
  * await server.restart();
  */
 export async function startGearmand(options: GearmandOptions = {}): Promise<GearmandInstance> {
-  const binary = findGearmand(options.binary);
+  return await startServer(
+    gearmandLaunch(findGearmand(options.binary), options.args ?? []),
+    options,
+  );
+}
+
+/**
+ * Starts the server `launch` describes on 127.0.0.1 and resolves once it answers its probe;
+ * `options.args` and `options.binary` are the launch's business, the rest applies as for
+ * {@link startGearmand}.
+ */
+export async function startServer(
+  launch: ServerLaunch,
+  options: GearmandOptions = {},
+): Promise<GearmandInstance> {
   const attempts = options.port === undefined ? 5 : 1;
   for (let attempt = 1; ; attempt++) {
-    const server = new Gearmand(binary, options.port ?? (await freePort()), options);
+    const server = new ServerProcess(launch, options.port ?? (await freePort()), options);
     try {
       await server.start();
       return server;

@@ -1,6 +1,6 @@
 /** Medians across runs, and the JSON and Markdown reports. */
-import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { findGearmand, gearmandVersion } from '../../test/gearmand.ts';
 import type { ImplementationId } from './implementations.ts';
 import { noFigures, type RunResult } from './runner.ts';
 import { describeScenario, type Scenario, warmupCount } from './scenarios.ts';
@@ -72,10 +72,11 @@ export function summarize(runs: readonly RunResult[]): RunResult {
 export function describeMachine(): Machine {
   let gearmand = 'unknown';
   try {
-    const version = execFileSync('/usr/sbin/gearmand', ['--version'], { encoding: 'utf8' });
-    gearmand = version.split(' - ')[0]!.trim(); // 'gearmand 1.1.20+ds - https://...'
+    // The same C gearmand the runner starts (found by its --version, not just its name).
+    const { line } = gearmandVersion(findGearmand());
+    gearmand = line.split(' - ')[0]!.trim(); // 'gearmand 1.1.20+ds - https://...'
   } catch {
-    // Not at the Debian path: the runner found it elsewhere, the version just goes unreported.
+    // No C gearmand: the runs against it fail and say why; the version goes unreported.
   }
   return {
     cores: cpus().length,

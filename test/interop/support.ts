@@ -434,7 +434,7 @@ export async function waitForWorkers(server: Server, fn: string, count = 1): Pro
 }
 
 /** `host:port` of the server, as our packages take it. */
-function address(server: Server): string {
+export function address(server: Server): string {
   return `${server.host}:${server.port}`;
 }
 

@@ -127,6 +127,8 @@ export async function createAdmin(options: AdminOptions = {}): Promise<Admin> {
     }),
     requestTimeout: timeout,
     heartbeatInterval: 0,
+    // One caller waits on each command with its own timeout; nothing to steer elsewhere.
+    suspectAfter: 0,
     exceptions: false,
     text: true,
   });

@@ -9,6 +9,7 @@ import { QUEUED, type Submission } from './submission.js';
 export class Admission {
   readonly #limit: number;
   readonly #send: (submission: Submission) => void;
+  readonly #canSend: () => boolean;
   #head: Submission | undefined;
   #tail: Submission | undefined;
   #queued = 0;
@@ -17,10 +18,19 @@ export class Admission {
   /** While set, nothing is sent: the socket is over its high-water mark. */
   blocked = false;
 
-  /** `send` writes a submission that was just given a slot. */
-  constructor(limit: number, send: (submission: Submission) => void) {
+  /**
+   * `send` writes a submission that was just given a slot; `canSend` says whether a server would
+   * take one now (false while every server is suspect or owes its share of replies: submissions
+   * then wait here, and `pump()` is called when that changes).
+   */
+  constructor(limit: number, send: (submission: Submission) => void, canSend: () => boolean) {
     this.#limit = limit;
     this.#send = send;
+    this.#canSend = canSend;
+  }
+
+  get limit(): number {
+    return this.#limit;
   }
 
   get queued(): number {
@@ -38,7 +48,12 @@ export class Admission {
 
   /** Sends the submission now if a slot is free and nobody waits ahead of it, else queues it. */
   admit(submission: Submission): void {
-    if (this.#inFlight < this.#limit && this.#head === undefined && !this.blocked) {
+    if (
+      this.#inFlight < this.#limit &&
+      this.#head === undefined &&
+      !this.blocked &&
+      this.#canSend()
+    ) {
       this.#take(submission);
     } else {
       this.#enqueue(submission);
@@ -66,7 +81,12 @@ export class Admission {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (this.#head !== undefined && this.#inFlight < this.#limit && !this.blocked) {
+      while (
+        this.#head !== undefined &&
+        this.#inFlight < this.#limit &&
+        !this.blocked &&
+        this.#canSend()
+      ) {
         const submission = this.#head;
         this.#unlink(submission);
         this.#take(submission);

@@ -43,6 +43,11 @@ export interface ServerStats {
   readonly state: ConnectionState;
   /** Skipped after a failure until it reconnects or `recoverTime` passes. */
   readonly down: boolean;
+  /**
+   * Owes replies and has sent nothing for `suspectAfter` ms: it takes no new submits until it
+   * answers (see the `suspect` and `responsive` events of `status()`).
+   */
+  readonly suspect: boolean;
   /** Requests written or queued on the connection that await a reply. */
   readonly pendingRequests: number;
   /** Handles of created foreground jobs awaiting their result on this connection. */

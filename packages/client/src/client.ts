@@ -124,8 +124,10 @@ class GearmanClient implements Client, SubmissionOwner {
         })),
     );
     this.#pool = new ServerPool(this.#links, options.strategy);
-    this.#admission = new Admission(options.maxInFlight, (submission) =>
-      this.#dispatch(submission),
+    this.#admission = new Admission(
+      options.maxInFlight,
+      (submission) => this.#dispatch(submission),
+      () => this.#pool.canTake(this.#pool.share(options.maxInFlight)),
     );
     const self = this;
     this.#retrier = new Retrier(options.retry, {
@@ -242,9 +244,10 @@ class GearmanClient implements Client, SubmissionOwner {
   }
 
   /**
-   * Hands the submission to the best healthy server. A server that refuses at once (between
-   * reconnect attempts) is marked down and the next one is tried; nothing reached it, so this
-   * is always safe.
+   * Hands the submission to the best healthy server: not suspect and owing fewer than its share
+   * of replies, or else (a submission sent again after a failure) the best one up. A server that
+   * refuses at once (between reconnect attempts) is marked down and the next one is tried;
+   * nothing reached it, so this is always safe.
    */
   #dispatch(submission: Submission): void {
     const packet = submission.packet;
@@ -254,8 +257,10 @@ class GearmanClient implements Client, SubmissionOwner {
       return;
     }
     let lastError: GearmanError | undefined;
+    const pool = this.#pool;
+    const share = pool.share(this.#admission.limit);
     for (let tries = this.#links.length; tries > 0; tries--) {
-      const link = this.#pool.pick(submission.unique);
+      const link = pool.pick(submission.unique, share) ?? pool.pick(submission.unique);
       if (link === undefined) break;
       let connection: ReturnType<ServerLink['live']>;
       try {
@@ -271,6 +276,7 @@ class GearmanClient implements Client, SubmissionOwner {
         return;
       }
       submission.server = link;
+      this.#hold(submission, link);
       submission.state = SENT;
       if (submission.trace !== undefined) submission.trace.server = link.name;
       if (connection.needsDrain) this.#waitForDrain(connection);
@@ -283,6 +289,15 @@ class GearmanClient implements Client, SubmissionOwner {
           maybeRan: false,
         }),
     );
+  }
+
+  /** Counts the submission's slot against `link` (and no longer against its last server). */
+  #hold(submission: Submission, link: ServerLink | undefined): void {
+    const holder = submission.holder;
+    if (holder === link) return;
+    if (holder !== undefined) holder.holding--;
+    submission.holder = link;
+    if (link !== undefined) link.holding++;
   }
 
   #waitForDrain(connection: ReturnType<ServerLink['live']>): void {
@@ -324,6 +339,8 @@ class GearmanClient implements Client, SubmissionOwner {
   requestFailed(submission: Submission, error: GearmanError): void {
     if (submission.done) return;
     if (error.code === 'ERR_CONNECTION') {
+      // Its server lost it: until it is sent again, it holds its slot against none.
+      this.#hold(submission, undefined);
       const link = submission.server as ServerLink | undefined;
       link?.markDown(this.#options.recoverTime);
       const maybeRan = (error as ConnectionError).maybeRan;
@@ -401,6 +418,15 @@ class GearmanClient implements Client, SubmissionOwner {
         link.firstAttempt?.(event.error);
         break;
     }
+    // Each of these changes which servers take submits (a suspect one takes none; one marked
+    // down gives its share to the others, or, with none up, queued submits fail at once).
+    if (
+      event.type !== 'suspect' &&
+      this.#state !== 'closed' &&
+      this.#admission.head !== undefined
+    ) {
+      this.#admission.pump();
+    }
     this.#events.push(event);
   }
 
@@ -466,6 +492,7 @@ class GearmanClient implements Client, SubmissionOwner {
   /** Releases everything the submission holds for its caller; a ghost may stay by handle. */
   #finish(submission: Submission): void {
     this.#admission.leave(submission);
+    this.#hold(submission, undefined);
     submission.state = DONE;
     if (submission.timeout > 0) this.#timeouts.stop(submission);
     submission.signal?.removeEventListener('abort', submission);
@@ -588,6 +615,7 @@ class GearmanClient implements Client, SubmissionOwner {
         server: link.name,
         state: link.connection.state,
         down: link.downUntil > now,
+        suspect: link.suspect,
         pendingRequests: link.connection.pendingRequests,
         jobs: link.jobs.size,
       })),

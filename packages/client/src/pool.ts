@@ -8,6 +8,15 @@ export interface PoolMember {
   readonly seed: number;
   /** Until when (ms since the epoch) the server is skipped after a failure; 0 when healthy. */
   downUntil: number;
+  /** The server owes replies and has been silent a while (see `suspectAfter`). */
+  readonly suspect?: boolean;
+  /** Submits holding a slot of the client's `maxInFlight` on it (sent, or created). */
+  readonly holding?: number;
+}
+
+/** Whether `member` may take a new submit: not suspect, and holding fewer than `share` slots. */
+function hasRoom(member: PoolMember, share: number): boolean {
+  return member.suspect !== true && (member.holding ?? 0) < share;
 }
 
 const FNV_OFFSET = 0x811c9dc5;
@@ -58,7 +67,7 @@ export class ServerPool<T extends PoolMember> {
   /**
    * The servers to try for a request, best first: for a unique, the rendezvous order; otherwise
    * from the round-robin position (or the list's start for `sequence`). Servers marked down come
-   * last, in the same order, since their mark may be stale.
+   * last, in the same order, since their mark may be stale; suspect ones just before them.
    */
   order(unique: string): T[] {
     const members = this.members;
@@ -77,28 +86,60 @@ export class ServerPool<T extends PoolMember> {
       for (let i = 0; i < count; i++) ordered.push(members[(start + i) % count] as T);
     }
     const now = Date.now();
-    const up = ordered.filter((member) => member.downUntil <= now);
-    if (up.length === count) return ordered;
-    return up.concat(ordered.filter((member) => member.downUntil > now));
+    const rank = (member: T): number =>
+      member.downUntil > now ? 2 : member.suspect === true ? 1 : 0;
+    if (ordered.every((member) => rank(member) === 0)) return ordered;
+    return [0, 1, 2].flatMap((r) => ordered.filter((member) => rank(member) === r));
+  }
+
+  /**
+   * How many of the client's `limit` slots one server may hold before submits go elsewhere: an
+   * equal part for each server not marked down, so that a server that stops answering holds at
+   * most its part while it is not yet suspect (and after: a suspect one takes nothing new).
+   */
+  share(limit: number): number {
+    const now = Date.now();
+    let up = 0;
+    for (const member of this.members) if (member.downUntil <= now) up++;
+    return Math.ceil(limit / Math.max(1, up));
+  }
+
+  /**
+   * Whether some server would take a new submit now: one with room (see `pick`'s `share`), or
+   * none at all up (so the submit fails at once rather than wait). False while every server up
+   * is suspect or holds its share: a submit then waits in the client.
+   */
+  canTake(share: number): boolean {
+    const now = Date.now();
+    let up = false;
+    for (const member of this.members) {
+      if (member.downUntil > now) continue;
+      if (hasRoom(member, share)) return true;
+      up = true;
+    }
+    return !up;
   }
 
   /**
    * The first healthy server for a request, without building the whole order: the fast path of
-   * every submit. Returns undefined when every server is marked down.
+   * every submit. With `share`, a server that is suspect or holds `share` slots is skipped as
+   * if it were down (`pick(unique, share) ?? pick(unique)` falls back to them). Returns undefined
+   * when every server is skipped.
    */
-  pick(unique: string): T | undefined {
+  pick(unique: string, share = Number.POSITIVE_INFINITY): T | undefined {
     const members = this.members;
     const count = members.length;
     const now = Date.now();
+    const strict = share !== Number.POSITIVE_INFINITY;
     if (count === 1) {
       const only = members[0] as T;
-      return only.downUntil <= now ? only : undefined;
+      return only.downUntil <= now && (!strict || hasRoom(only, share)) ? only : undefined;
     }
     if (unique !== '') {
       let best: T | undefined;
       let bestWeight = -1;
       for (const member of members) {
-        if (member.downUntil > now) continue;
+        if (member.downUntil > now || (strict && !hasRoom(member, share))) continue;
         const w = weight(member, unique);
         if (w > bestWeight || (w === bestWeight && best !== undefined && member.name < best.name)) {
           best = member;
@@ -110,7 +151,7 @@ export class ServerPool<T extends PoolMember> {
     const start = this.#strategy === 'sequence' ? 0 : this.#next;
     for (let i = 0; i < count; i++) {
       const member = members[(start + i) % count] as T;
-      if (member.downUntil <= now) {
+      if (member.downUntil <= now && (!strict || hasRoom(member, share))) {
         if (this.#strategy === 'round-robin') this.#next = (start + i + 1) % count;
         return member;
       }

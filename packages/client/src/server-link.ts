@@ -31,6 +31,14 @@ export class ServerLink implements PoolMember {
     this.connection = new Connection(options(this));
   }
 
+  /** The server owes replies and has been silent for `suspectAfter` ms. */
+  get suspect(): boolean {
+    return this.connection.suspect;
+  }
+
+  /** Submits holding one of the client's `maxInFlight` slots here: sent, or created and running. */
+  holding = 0;
+
   /** Skips the server for `recoverTime` ms (at least one, so a dispatch in the same tick does). */
   markDown(recoverTime: number): void {
     this.downUntil = Date.now() + Math.max(1, recoverTime);

@@ -21,6 +21,8 @@ export interface SubmissionOwner {
 /** The per-server bookkeeping a submission points at. */
 export interface SubmissionServer {
   readonly name: string;
+  /** Submissions holding one of the client's `maxInFlight` slots on this server. */
+  holding: number;
 }
 
 /**
@@ -45,6 +47,8 @@ export class Submission implements ReplyHandler, Timed {
   holdsSlot = false;
   /** The server it was last sent to. */
   server: SubmissionServer | undefined;
+  /** The server its slot counts against (see `SubmissionServer.holding`), while it holds one. */
+  holder: SubmissionServer | undefined;
   handle = '';
   /** The job timeout in ms, 0 for none. */
   timeout = 0;

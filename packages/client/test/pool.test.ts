@@ -82,4 +82,43 @@ describe('ServerPool', () => {
     expect(fnv1a('')).toBe(0x811c9dc5);
     expect(fnv1a('a')).toBe(0xe40c292c); // FNV-1a test vector
   });
+
+  describe('budgets', () => {
+    function loaded(name: string, holding = 0, suspect = false, downUntil = 0) {
+      return { name, seed: fnv1a(name), downUntil, holding, suspect };
+    }
+
+    test('the share is maxInFlight split over the servers not marked down', () => {
+      const members = [loaded('a'), loaded('b'), loaded('c')];
+      const pool = new ServerPool(members, 'round-robin');
+      expect(pool.share(1000)).toBe(334);
+      members[2] = loaded('c', 0, false, Date.now() + 10_000);
+      expect(new ServerPool(members, 'round-robin').share(1000)).toBe(500);
+    });
+
+    test('with a share, suspect servers and servers holding their share are skipped', () => {
+      const members = [loaded('a', 0, true), loaded('b', 5), loaded('c', 4)];
+      const pool = new ServerPool(members, 'round-robin');
+      expect(Array.from({ length: 3 }, () => pool.pick('', 5)?.name)).toEqual(['c', 'c', 'c']);
+      expect(pool.pick('some-unique', 5)?.name).toBe('c');
+      // Without a share (a submit sent again), only servers marked down are skipped.
+      expect(pool.pick('')?.name).not.toBeUndefined();
+      expect(pool.canTake(5)).toBe(true);
+    });
+
+    test('canTake: false while every server up is suspect or full; true when none is up', () => {
+      const busy = new ServerPool([loaded('a', 0, true), loaded('b', 5)], 'round-robin');
+      expect(busy.canTake(5)).toBe(false);
+      const later = Date.now() + 10_000;
+      const down = new ServerPool([loaded('a', 0, false, later)], 'round-robin');
+      expect(down.canTake(5)).toBe(true); // so that the submit fails at once
+    });
+
+    test('order() puts suspect servers after healthy ones and before those marked down', () => {
+      const later = Date.now() + 10_000;
+      const members = [loaded('a', 0, false, later), loaded('b', 0, true), loaded('c')];
+      const pool = new ServerPool(members, 'sequence');
+      expect(pool.order('').map((m) => m.name)).toEqual(['c', 'b', 'a']);
+    });
+  });
 });

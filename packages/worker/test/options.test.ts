@@ -16,6 +16,7 @@ describe('resolveOptions', () => {
       tls: false,
       connectTimeout: 5000,
       requestTimeout: 10_000,
+      suspectAfter: 500,
       heartbeatInterval: 15_000,
       keepAlive: true,
       noDelay: true,

@@ -9,6 +9,8 @@
 #   tag        return "<tag>:<payload>" after --delay ms
 #   progress   status 1/3, data "chunk-1", status 2/3, warning "careful", data "chunk-2",
 #              status 3/3, then return "done:<payload>"
+#   status     status 1/2, status 2/2, then return "done:<payload>" (progress without WORK_DATA
+#              and WORK_WARNING, which Gearman::Server refuses)
 #   fail       return undef, which Gearman::Worker reports as WORK_FAIL
 #   exception  send_work_exception("perl exception: <payload>")
 #   die        die "perl died: <payload>"; Gearman::Worker reports it (see the tests)
@@ -53,6 +55,12 @@ my %modes = (
         $worker->send_work_warning($job, 'careful');
         $worker->send_work_data($job, 'chunk-2');
         $job->set_status(3, 3);
+        'done:' . $job->arg;
+    },
+    status => sub {
+        my ($job) = @_;
+        $job->set_status(1, 2);
+        $job->set_status(2, 2);
         'done:' . $job->arg;
     },
     fail => sub { undef },

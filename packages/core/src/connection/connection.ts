@@ -45,6 +45,7 @@ export class Connection implements SocketSink {
   #socket: net.Socket | undefined;
   #generation = 0;
   #lastReceive = 0;
+  #suspect = false;
   #retryAbort = new AbortController();
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   #closedResolve!: (cause: Error | undefined) => void;
@@ -63,8 +64,8 @@ export class Connection implements SocketSink {
       requestTimeout: this.#options.requestTimeout,
       onPacket: options.onPacket,
     });
-    const { requestTimeout, heartbeatInterval } = this.#options;
-    this.#heartbeat = new Heartbeat(requestTimeout, heartbeatInterval);
+    const { requestTimeout, heartbeatInterval, suspectAfter } = this.#options;
+    this.#heartbeat = new Heartbeat(requestTimeout, heartbeatInterval, suspectAfter);
     this.closed = new Promise((resolve) => {
       this.#closedResolve = resolve;
     });
@@ -77,6 +78,14 @@ export class Connection implements SocketSink {
   /** Increases with every new socket; a job taken on one generation belongs to that socket. */
   get generation(): number {
     return this.#generation;
+  }
+
+  /**
+   * The server owes replies and has sent nothing for `suspectAfter` ms; false again once bytes
+   * arrive or the socket is replaced. See the `suspect` and `responsive` events.
+   */
+  get suspect(): boolean {
+    return this.#suspect;
   }
 
   /** Requests written or queued that await a reply. */
@@ -117,7 +126,7 @@ export class Connection implements SocketSink {
   send(packet: PacketInit): boolean {
     const parts = this.#session.encode(packet);
     if (this.#state !== 'ready') return false;
-    this.#session.enqueue(parts);
+    this.#session.enqueue(parts, packet.type);
     return true;
   }
 
@@ -187,6 +196,10 @@ export class Connection implements SocketSink {
 
   onData(chunk: Buffer): void {
     this.#lastReceive = Date.now();
+    if (this.#suspect) {
+      this.#suspect = false;
+      this.#emit({ type: 'responsive', server: this.server });
+    }
     try {
       this.#session.push(chunk);
     } catch (error) {
@@ -338,6 +351,13 @@ export class Connection implements SocketSink {
       get lastReceive(): number {
         return self.#lastReceive;
       },
+      get suspect(): boolean {
+        return self.#suspect;
+      },
+      suspected(silentFor: number): void {
+        self.#suspect = true;
+        self.#emit({ type: 'suspect', server: self.server, silentFor });
+      },
       late(pending: Pending, heartbeat: boolean): void {
         const within = `within ${self.#options.requestTimeout} ms`;
         self.#socket?.destroy(
@@ -367,6 +387,7 @@ export class Connection implements SocketSink {
   #onSocketClose(socket: net.Socket, error: Error | undefined): void {
     if (socket !== this.#socket) return;
     this.#socket = undefined;
+    this.#suspect = false;
     this.#heartbeat.stop();
     this.#onDrain();
     if (this.#state === 'closed') return;

@@ -6,6 +6,10 @@ export interface WatchedLink {
   readonly head: Pending | undefined;
   /** When bytes last arrived (ms since the epoch). */
   readonly lastReceive: number;
+  /** Whether the link has been found suspect since bytes last arrived. */
+  readonly suspect: boolean;
+  /** The link owes replies and has been silent for `silentFor` ms (at least `suspectAfter`). */
+  suspected(silentFor: number): void;
   /** A reply is overdue: the reply order can no longer be trusted. */
   late(pending: Pending, heartbeat: boolean): void;
   /** Writes an ECHO_REQ now and returns its FIFO entry. */
@@ -13,23 +17,28 @@ export interface WatchedLink {
 }
 
 /**
- * One timer per socket instead of one per request: it checks the oldest reply's deadline, and
- * sends an ECHO_REQ after `interval` ms of silence to find a dead link that TCP has not noticed.
+ * One timer per socket instead of one per request: it checks the oldest reply's deadline, finds
+ * a server that owes replies and has been silent for `suspectAfter` ms (suspect, long before its
+ * deadline), and sends an ECHO_REQ after `interval` ms of silence to find a dead link that TCP
+ * has not noticed.
  */
 export class Heartbeat {
   readonly #requestTimeout: number;
   readonly #interval: number;
+  readonly #suspectAfter: number;
   #timer: NodeJS.Timeout | undefined;
   #echo: Pending | undefined;
 
-  constructor(requestTimeout: number, interval: number) {
+  constructor(requestTimeout: number, interval: number, suspectAfter = 0) {
     this.#requestTimeout = requestTimeout;
     this.#interval = interval;
+    this.#suspectAfter = suspectAfter;
   }
 
   start(link: WatchedLink): void {
     this.stop();
-    const watch = Math.min(this.#requestTimeout, this.#interval || Number.POSITIVE_INFINITY);
+    const off = Number.POSITIVE_INFINITY;
+    const watch = Math.min(this.#requestTimeout, this.#interval || off, this.#suspectAfter || off);
     const period = Math.max(25, Math.min(1000, Math.floor(watch / 4)));
     this.#timer = setInterval(() => this.#tick(link), period).unref();
   }
@@ -56,6 +65,13 @@ export class Heartbeat {
     if (echo?.written && echo.deadline <= now) {
       link.late(echo, true);
       return;
+    }
+    const suspectAfter = this.#suspectAfter;
+    if (suspectAfter > 0 && head?.written && !link.suspect) {
+      // Silent since the later of the last bytes and the oldest request's write: a server
+      // that was merely not asked anything is not suspect.
+      const silentFor = now - Math.max(link.lastReceive, head.sent);
+      if (silentFor >= suspectAfter) link.suspected(silentFor);
     }
     const interval = this.#interval;
     if (interval > 0 && echo === undefined && now - link.lastReceive >= interval) {

@@ -47,6 +47,14 @@ export interface ConnectionTuning {
    */
   requestTimeout?: number;
   /**
+   * A server that owes replies and has sent nothing for this many ms is suspect: the connection
+   * says so (`suspect`, and a `suspect` event; `responsive` once bytes arrive again), and a client
+   * sends it no new submits meanwhile, so that a frozen server (a hung host, a partition without
+   * RST) holds only what was already written to it. Its requests still fail only when
+   * `requestTimeout` passes. 0 disables. @default 500
+   */
+  suspectAfter?: number;
+  /**
    * Send ECHO_REQ after this many ms without incoming bytes, to detect a dead link. Its reply is
    * due within the same interval (at least 1 s, at most `requestTimeout`), so a dead link is
    * found within twice the interval. 0 disables. @default 15000
@@ -70,6 +78,7 @@ export const TUNING_DEFAULTS = {
   tls: false,
   connectTimeout: 5000,
   requestTimeout: 10_000,
+  suspectAfter: 500,
   heartbeatInterval: 15_000,
   keepAlive: true,
   noDelay: true,
@@ -103,7 +112,11 @@ export type ConnectionEvent =
   | { type: 'connect'; server: string; generation: number }
   | { type: 'disconnect'; server: string; error: Error | undefined }
   | { type: 'reconnecting'; server: string; attempt: number; error: Error }
-  | { type: 'give-up'; server: string; error: Error };
+  | { type: 'give-up'; server: string; error: Error }
+  /** The server owes replies and has been silent for `silentFor` ms (`suspectAfter`). */
+  | { type: 'suspect'; server: string; silentFor: number }
+  /** A suspect server sent bytes again. */
+  | { type: 'responsive'; server: string };
 
 /** `idle` (not yet connected), `connecting`, `ready`, `reconnecting` (between attempts), `closed`. */
 export type ConnectionState = 'idle' | 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -151,6 +164,13 @@ export function resolveConnectionTuning(options: ConnectionTuning): ResolvedConn
       1,
       MAX_DELAY,
     ),
+    suspectAfter: checkInteger(
+      options.suspectAfter,
+      'suspectAfter',
+      defaults.suspectAfter,
+      0,
+      MAX_DELAY,
+    ),
     heartbeatInterval: checkInteger(
       heartbeatInterval,
       'heartbeatInterval',
@@ -173,12 +193,13 @@ export function resolveConnectionTuning(options: ConnectionTuning): ResolvedConn
 
 /** Just the `ConnectionTuning` of resolved options, to pass on to a `Connection`. */
 export function tuningOf(options: ResolvedConnectionTuning): ResolvedConnectionTuning {
-  const { tls, connectTimeout, requestTimeout, heartbeatInterval } = options;
+  const { tls, connectTimeout, requestTimeout, suspectAfter, heartbeatInterval } = options;
   const { keepAlive, noDelay, maxPacketSize, reconnect } = options;
   return {
     tls,
     connectTimeout,
     requestTimeout,
+    suspectAfter,
     heartbeatInterval,
     keepAlive,
     noDelay,

@@ -32,7 +32,28 @@ export interface Pending {
   written: boolean;
   /** When its reply is due (ms since the epoch), once written. */
   deadline: number;
+  /** When it was written (ms since the epoch). */
+  sent: number;
+  /**
+   * WORK_DATA and WORK_WARNING packets sent between the previous request and this one that the
+   * server has not refused (yet); a server lacking them refuses each (see `#isStray`).
+   */
+  refusable: number;
 }
+
+/**
+ * ERROR codes that only ever answer a packet without a reply: a WORK_* report for a job the
+ * connection does not hold (gearmand: JOB_NOT_FOUND; Perl's Gearman::Server: not_worker, which
+ * it also sends unprompted when a CAN_DO_TIMEOUT expires). They never take a request's reply.
+ */
+const STRAY_ERROR_CODES: ReadonlySet<string> = new Set(['JOB_NOT_FOUND', 'not_worker']);
+
+/**
+ * Packets that Gearman::Server does not know and answers with ERROR `server_error`, the code it
+ * also gives requests it does not know (GRAB_JOB_UNIQ, SUBMIT_JOB_LOW, …).
+ */
+const REFUSABLE_TYPES: ReadonlySet<PacketType> = new Set(['WORK_DATA', 'WORK_WARNING']);
+const UNKNOWN_COMMAND_CODE = 'server_error';
 
 export interface SessionOptions {
   readonly server: string;
@@ -54,6 +75,8 @@ export class Session {
   #outboxBytes = 0;
   #unwritten: Pending[] = [];
   #flushScheduled = false;
+  /** WORK_DATA and WORK_WARNING packets queued after the last request. */
+  #refusableTail = 0;
 
   constructor(options: SessionOptions) {
     this.#options = options;
@@ -77,15 +100,21 @@ export class Session {
 
   /** Queues a request, to be written with the next flush. */
   request(type: PacketType | 'TEXT', handler: Pending['handler'], parts: Buffer[]): Pending {
-    const pending: Pending = { type, handler, written: false, deadline: 0 };
+    const refusable = this.#refusableTail;
+    this.#refusableTail = 0;
+    const pending: Pending = { type, handler, written: false, deadline: 0, sent: 0, refusable };
     this.#fifo.push(pending);
     this.#unwritten.push(pending);
     this.enqueue(parts);
     return pending;
   }
 
-  /** Queues frames that expect no reply. */
-  enqueue(parts: Buffer[]): void {
+  /**
+   * Queues frames that expect no reply; `type` is their packet's type, so that an ERROR a
+   * server sends back for it is told apart from a request's reply.
+   */
+  enqueue(parts: Buffer[], type?: PacketType): void {
+    if (type !== undefined && REFUSABLE_TYPES.has(type)) this.#refusableTail++;
     for (const part of parts) {
       this.#outbox.push(part);
       this.#outboxBytes += part.length;
@@ -102,7 +131,14 @@ export class Session {
    */
   begin(socket: net.Socket, probe: PacketInit, handler: ReplyHandler, setup: PacketInit[]): void {
     this.#decoder = this.#newDecoder();
-    this.#fifo.unshift({ type: probe.type, handler, written: true, deadline: 0 });
+    this.#fifo.unshift({
+      type: probe.type,
+      handler,
+      written: true,
+      deadline: 0,
+      sent: Date.now(),
+      refusable: 0,
+    });
     const frames = this.encode(probe);
     for (const packet of setup) frames.push(...this.encode(packet));
     socket.cork();
@@ -140,9 +176,11 @@ export class Session {
       for (const chunk of outbox) socket.write(chunk);
       socket.uncork();
     }
-    const deadline = Date.now() + this.#options.requestTimeout;
+    const now = Date.now();
+    const deadline = now + this.#options.requestTimeout;
     for (const pending of this.#unwritten) {
       pending.written = true;
+      pending.sent = now;
       pending.deadline = deadline;
     }
     this.#unwritten = [];
@@ -167,6 +205,7 @@ export class Session {
     this.#outbox = [];
     this.#outboxBytes = 0;
     this.#unwritten = [];
+    this.#refusableTail = 0;
     for (const pending of this.#fifo.drain()) pending.handler.onError(reason(pending));
   }
 
@@ -195,8 +234,7 @@ export class Session {
       throw new ProtocolError('UNEXPECTED_PACKET', `the server sent ${packet.type} as a request`);
     }
     const type = packet.type;
-    // PROTOCOL section 8: JOB_NOT_FOUND answers a WORK_* packet, which has no FIFO entry.
-    if (UNSOLICITED_TYPES.has(type) || (type === 'ERROR' && packet.code === 'JOB_NOT_FOUND')) {
+    if (UNSOLICITED_TYPES.has(type) || (type === 'ERROR' && this.#isStray(packet.code))) {
       this.#options.onPacket?.(packet);
       return;
     }
@@ -213,6 +251,29 @@ export class Session {
     const handler = head.handler as ReplyHandler;
     if (packet.type === 'ERROR') handler.onError(new ServerError(packet.code, packet.message));
     else handler.onReply(packet);
+  }
+
+  /**
+   * Whether an ERROR answers a packet that expects no reply rather than the oldest request.
+   * Servers answer in order, so an ERROR for a WORK_* packet comes before the reply to any
+   * request sent after it. The codes in STRAY_ERROR_CODES never answer a request. `server_error`
+   * is Gearman::Server's answer to any packet it does not know, requests included: it is taken
+   * as the refusal of a WORK_DATA or WORK_WARNING when one was sent before the oldest request
+   * (or with none pending) and has not been refused yet; once that request is answered, any
+   * refusal of those packets would have come before, so they leave with it.
+   */
+  #isStray(code: string): boolean {
+    if (STRAY_ERROR_CODES.has(code)) return true;
+    if (code !== UNKNOWN_COMMAND_CODE) return false;
+    const head = this.#fifo.peek();
+    if (head === undefined) {
+      if (this.#refusableTail === 0) return false;
+      this.#refusableTail--;
+      return true;
+    }
+    if (head.refusable === 0) return false;
+    head.refusable--;
+    return true;
   }
 
   #onLine(line: string): void {

@@ -53,7 +53,11 @@ class SlabReader {
   };
 }
 
-/** Opens a socket to `address` with the tuning's TCP and TLS settings; bytes go to `sink`. */
+/**
+ * Opens a socket to `address` with the tuning's TCP and TLS settings; bytes go to `sink`. The
+ * host name goes to net.connect as given, never a cached address: each attempt looks it up
+ * anew, so a server whose name moved is reached at its new address on the next reconnect.
+ */
 export function createSocket(
   address: ServerAddress,
   tuning: ResolvedConnectionTuning,
