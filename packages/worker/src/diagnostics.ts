@@ -9,10 +9,18 @@ import {
   type WorkerJobOutcome,
 } from '@gearmanode/core';
 import { JobFailedError } from '@gearmanode/protocol';
-import type { Job } from './job.js';
 
 // The worker's side of the `gearmanode:worker:job` TracingChannel (see @gearmanode/core's
 // diagnostics.ts). Each function costs one check when nobody listens.
+
+/** What the trace reads of a job (a structural type, so that job.ts can import this file). */
+interface TracedJob {
+  readonly name: string;
+  readonly server: string;
+  readonly handle: string;
+  readonly unique: string;
+  readonly payload: Uint8Array;
+}
 
 /** What a traced job carries: its context object, filled in as the job goes on. */
 export type JobTrace = Mutable<WorkerJobContext>;
@@ -21,7 +29,7 @@ export type JobTrace = Mutable<WorkerJobContext>;
  * Publishes `start` and `end` for a job handed to its handler or loop, and returns its context;
  * undefined, publishing nothing, when the job channel has no subscribers.
  */
-export function traceJob(job: Job): JobTrace | undefined {
+export function traceJob(job: TracedJob): JobTrace | undefined {
   if (!isTraced(jobChannel)) return undefined;
   const trace: JobTrace = {
     functionName: job.name,

@@ -12,7 +12,6 @@ export type { Job } from './job.js';
 export type {
   FunctionSpec,
   GrabMode,
-  RegisterOptions,
   WorkerOptions,
 } from './options.js';
 export { createWorker } from './worker.js';
@@ -21,6 +20,7 @@ export type {
   JobHandler,
   JobResult,
   ProcessOptions,
+  RegisterOptions,
   ServerStats,
   Worker,
   WorkerEvent,

@@ -9,7 +9,7 @@ import {
   type ServerSpec,
 } from '@gearmanode/core';
 import { checkClientId, checkFunctionName, InvalidArgumentError } from '@gearmanode/protocol';
-import type { JobHandler } from './worker-types.js';
+import type { JobHandler, RegisterOptions } from './worker-types.js';
 
 /** How to ask for jobs: GRAB_JOB_UNIQ, or GRAB_JOB_ALL to also learn the reducer. */
 export type GrabMode = 'uniq' | 'all';
@@ -18,16 +18,6 @@ export type GrabMode = 'uniq' | 'all';
 export interface FunctionSpec {
   name: string;
   /** Time limit per job in ms; 0 for none. @default the worker's `timeout` */
-  timeout?: number;
-}
-
-/** Options of `worker.register()`. */
-export interface RegisterOptions {
-  /**
-   * Time limit per job in ms, enforced by the worker: at the deadline `job.signal` aborts with
-   * JobTimeoutError and the job is failed with WORK_EXCEPTION. 0 for none.
-   * @default the worker's `timeout`
-   */
   timeout?: number;
 }
 

@@ -1,7 +1,6 @@
 import type { ConnectionState } from '@gearmanode/core';
 import type { GrabState } from './grab-loop.js';
 import type { Job } from './job.js';
-import type { RegisterOptions } from './options.js';
 
 /** `running` until `close()` or `destroy()`, `draining` while in-flight jobs finish, then `closed`. */
 export type WorkerState = 'running' | 'draining' | 'closed';
@@ -181,4 +180,14 @@ export interface Worker extends AsyncIterable<Job>, AsyncDisposable {
   [Symbol.asyncIterator](): AsyncIterator<Job>;
   /** Calls `close()`. */
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of `worker.register()`. */
+export interface RegisterOptions {
+  /**
+   * Time limit per job in ms, enforced by the worker: at the deadline `job.signal` aborts with
+   * JobTimeoutError and the job is failed with WORK_EXCEPTION. 0 for none.
+   * @default the worker's `timeout`
+   */
+  timeout?: number;
 }

@@ -28,7 +28,6 @@ import { HeldJobs } from './held-jobs.js';
 import { type Job, JobImpl } from './job.js';
 import { Lifecycle } from './lifecycle.js';
 import {
-  type RegisterOptions,
   type ResolvedWorkerOptions,
   registerArgs,
   resolveOptions,
@@ -39,6 +38,7 @@ import type {
   CloseOptions,
   JobHandler,
   ProcessOptions,
+  RegisterOptions,
   Worker,
   WorkerEvent,
   WorkerState,
