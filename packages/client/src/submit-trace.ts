@@ -10,7 +10,6 @@ import {
   submitChannel,
 } from '@gearmanode/core';
 import type { Payload } from './options.js';
-import type { Submission } from './submission.js';
 
 // The client's side of the `gearmanode:client:submit` and `gearmanode:client:retry` channels
 // (see @gearmanode/core's diagnostics.ts). Each function costs one check when nobody listens.
@@ -40,13 +39,20 @@ export function submitTrace(
   };
 }
 
+/** What the trace reads and clears of a submission (structural, so submission.ts can import this). */
+interface TracedSubmission {
+  trace: SubmitTrace | undefined;
+  readonly packet: unknown;
+  readonly unique: string;
+}
+
 /** Publishes `start` and `end`: the submit call has queued or sent the job. */
 export function traceSubmitted(trace: SubmitTrace): void {
   startTrace<ClientSubmitContext>(submitChannel, trace);
 }
 
 /** Publishes the submit's outcome: `error` first when it failed, then `asyncStart`, `asyncEnd`. */
-export function traceSettled(submission: Submission, failed: boolean, error: unknown): void {
+export function traceSettled(submission: TracedSubmission, failed: boolean, error: unknown): void {
   const trace = submission.trace as SubmitTrace;
   submission.trace = undefined;
   if (failed) trace.error = error;
@@ -54,7 +60,7 @@ export function traceSettled(submission: Submission, failed: boolean, error: unk
 }
 
 /** Publishes on `gearmanode:client:retry` that attempt `attempt` is being sent. */
-export function traceRetry(submission: Submission, attempt: number, error: unknown): void {
+export function traceRetry(submission: TracedSubmission, attempt: number, error: unknown): void {
   const trace = submission.trace;
   if (trace !== undefined) trace.retries = attempt;
   if (!retryChannel.hasSubscribers) return;
