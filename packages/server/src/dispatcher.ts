@@ -87,10 +87,11 @@ function beforeNul(text: string): string {
 }
 
 /**
- * The job server's protocol logic (protocol.md sections 4–9): answers each request of a peer in
- * order, assigns jobs to workers, wakes sleepers, forwards WORK_* packets to waiting clients,
- * re-queues the jobs of lost workers and runs the admin commands. It owns no sockets: peers are
- * `Peer`s, and everything it sends goes through `peer.send`.
+ * The job server's protocol logic
+ * ([protocol.md sections 4–9](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#4-client-behaviour)):
+ * answers each request of a peer in order, assigns jobs to workers, wakes sleepers, forwards WORK_*
+ * packets to waiting clients, re-queues the jobs of lost workers and runs the admin commands. It
+ * owns no sockets: peers are `Peer`s, and everything it sends goes through `peer.send`.
  */
 export class Dispatcher implements AdminContext {
   readonly store: JobStore;
@@ -124,8 +125,9 @@ export class Dispatcher implements AdminContext {
   }
 
   /**
-   * Forgets a peer that has gone: its jobs go back to their queues (protocol.md 5.4), its
-   * foreground jobs lose a waiter (6.4) and its registrations end.
+   * Forgets a peer that has gone: its jobs go back to their queues
+   * ([protocol.md 5.4](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#54-losing-a-worker)),
+   * its foreground jobs lose a waiter (6.4) and its registrations end.
    */
   detach(peer: Peer): void {
     if (!this.#peers.delete(peer)) return;
@@ -507,7 +509,10 @@ export class Dispatcher implements AdminContext {
     this.store.dispose(job);
   }
 
-  /** Sends one packet to every waiter, once per submission (protocol.md 4.3). */
+  /**
+   * Sends one packet to every waiter, once per submission
+   * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)).
+   */
   #forward(source: Peer, job: Job, packet: PacketInit): void {
     const parts = encodePacketParts(packet, { magic: 'RES' });
     for (const waiter of job.waiters) {

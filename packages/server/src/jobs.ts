@@ -12,10 +12,17 @@ export const LOW: Priority = 2;
 /** Where a job is: in its function's queue, waiting for its epoch time, with a worker, or gone. */
 export type JobState = 'queued' | 'delayed' | 'running' | 'gone';
 
-/** Per-priority queue limits, high/normal/low; 0 means unlimited (protocol.md section 7). */
+/**
+ * Per-priority queue limits, high/normal/low; 0 means unlimited
+ * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits)).
+ */
 export type QueueLimits = [high: number, normal: number, low: number];
 
-/** One job in the server (protocol.md 6.1, "Per job"). */
+/**
+ * One job in the server
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
+ * "Per job").
+ */
 export class Job {
   readonly handle: string;
   /** Creation order, server-wide. */
@@ -27,13 +34,19 @@ export class Job {
   key: string | undefined;
   readonly payload: Buffer;
   readonly priority: Priority;
-  /** Reduce jobs' reducer; empty for ordinary jobs (protocol.md 6.6). */
+  /**
+   * Reduce jobs' reducer; empty for ordinary jobs
+   * ([protocol.md 6.6](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#66-reduce-jobs)).
+   */
   readonly reducer: string;
   /** Unix time in ms before which the job is not handed out; 0 when runnable at once. */
   readonly runAt: number;
   /** A background request holds the job: it survives its foreground waiters leaving. */
   background: boolean;
-  /** Peers waiting for WORK_* packets, once per submission (protocol.md 4.3). */
+  /**
+   * Peers waiting for WORK_* packets, once per submission
+   * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)).
+   */
   readonly waiters: Peer[] = [];
   worker: Peer | null = null;
   numerator = 0;
@@ -118,7 +131,11 @@ export class JobQueue {
   }
 }
 
-/** A function name the server knows (protocol.md 6.1, "Per function"). */
+/**
+ * A function name the server knows
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
+ * "Per function").
+ */
 export class FunctionEntry {
   readonly name: string;
   /** Runnable jobs by priority: high, normal, low. Abandoned jobs stay until they reach a head. */
@@ -153,8 +170,10 @@ export class FunctionEntry {
   }
 
   /**
-   * Whether a new job of this priority is refused (protocol.md section 7): the function's total,
-   * all priorities, queued and running, is at or above the priority's limit; 0 is unlimited.
+   * Whether a new job of this priority is refused
+   * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits)):
+   * the function's total, all priorities, queued and running, is at or above the priority's limit;
+   * 0 is unlimited.
    */
   isFull(priority: Priority): boolean {
     const limit = this.limits[priority];
@@ -177,9 +196,10 @@ export class FunctionEntry {
 
 /**
  * The key a submission de-duplicates on, or undefined when it creates a job regardless
- * (protocol.md 4.3): the unique itself; for the unique `-` with a payload, the payload bytes;
- * nothing for an empty unique or `-` with an empty payload. Payload keys start with a NUL,
- * which no unique can contain, so the two kinds share one index.
+ * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)):
+ * the unique itself; for the unique `-` with a payload, the payload bytes; nothing for an empty
+ * unique or `-` with an empty payload. Payload keys start with a NUL, which no unique can contain,
+ * so the two kinds share one index.
  */
 export function dedupeKey(unique: string, payload: Uint8Array): string | undefined {
   if (unique === '') return undefined;
@@ -289,7 +309,10 @@ export class JobStore {
     return { ok: true, job, created: true };
   }
 
-  /** Adds a foreground waiter; the same peer may wait several times (protocol.md 4.3). */
+  /**
+   * Adds a foreground waiter; the same peer may wait several times
+   * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)).
+   */
   addWaiter(job: Job, peer: Peer | undefined): void {
     if (peer === undefined) return;
     job.waiters.push(peer);
@@ -315,8 +338,10 @@ export class JobStore {
   }
 
   /**
-   * Marks a job nobody wants (protocol.md 6.4): a queued one is thrown away when it reaches the
-   * head of its queue, a running one runs on with its results dropped.
+   * Marks a job nobody wants
+   * ([protocol.md 6.4](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#64-foreground-background-abandonment)):
+   * a queued one is thrown away when it reaches the head of its queue, a running one runs on with
+   * its results dropped.
    */
   abandon(job: Job): void {
     if (job.abandoned || job.state === 'gone') return;
@@ -397,7 +422,8 @@ export class JobStore {
   }
 
   /**
-   * The job GET_STATUS_UNIQUE reports on: any function's job with this unique (protocol.md 4.4
+   * The job GET_STATUS_UNIQUE reports on: any function's job with this unique
+   * ([protocol.md 4.4](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#44-options-status-and-housekeeping)
    * says the lookup ignores the function).
    */
   findUnique(unique: string): Job | undefined {

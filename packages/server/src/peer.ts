@@ -8,8 +8,10 @@ export interface Registration {
 }
 
 /**
- * The protocol state of one peer connection (protocol.md 6.1, "Per connection"), without the
- * socket. `Connection` extends it; unit tests use a recording subclass.
+ * The protocol state of one peer connection
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
+ * "Per connection"), without the socket. `Connection` extends it; unit tests use a recording
+ * subclass.
  */
 export abstract class Peer {
   /** Shown as the first column of the `workers` admin listing, where gearmand shows its fd. */
@@ -22,7 +24,11 @@ export abstract class Peer {
   exceptions = false;
   /** PRE_SLEEP was sent and no GRAB since. */
   sleeping = false;
-  /** A NOOP was sent for the current sleep (protocol.md 5.2: at most one per sleep). */
+  /**
+   * A NOOP was sent for the current sleep
+   * ([protocol.md 5.2](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#52-getting-work):
+   * at most one per sleep).
+   */
   noopSent = false;
   /** CAN_DO registrations, oldest first; duplicates allowed (section 11, item 29). */
   readonly registrations: Registration[] = [];
