@@ -2,7 +2,7 @@
 # Checks the packages as an npm user gets them: builds the workspace, packs every publishable
 # package with pnpm (through each one's prepack guard), lints each tarball with publint and
 # @arethetypeswrong/cli, installs the tarballs with npm into a new project outside the
-# workspace, and there runs a plain-JavaScript round trip (embedded server, worker, client),
+# workspace, and there runs the README's plain-JavaScript tour (embedded server, worker, client),
 # typechecks a TypeScript consumer under `nodenext` and `bundler` with the TypeScript npm
 # installs by default, and runs the installed CLI (`--help`, then a work/submit round trip).
 # Needs the npm registry. Set PACK_CHECK_KEEP=1 to keep the temporary folder.
@@ -65,7 +65,7 @@ done
 say 'npm install of the tarballs into a new project'
 app="$tmp/app"
 mkdir -p "$app"
-cp "$fixtures/consumer.mjs" "$fixtures/consumer.ts" "$fixtures"/tsconfig.*.json "$app/"
+cp "$fixtures/consumer.ts" "$fixtures"/tsconfig.*.json "$app/"
 cat >"$app/package.json" <<'EOF'
 { "name": "pack-check-app", "private": true, "type": "module" }
 EOF
@@ -76,9 +76,16 @@ EOF
   npm install --no-audit --no-fund --loglevel=error --save-dev typescript @types/node
 )
 
-say "ESM consumer on Node $(node --version)"
-output="$(cd "$app" && node consumer.mjs)"
-[ "$output" = '!dlrow olleh' ] || fail "consumer.mjs printed '$output'"
+# The ESM consumer is the README's plain-JavaScript tour, run as the README says.
+say "the README's JavaScript tour on Node $(node --version)"
+node -e '
+  const readme = require("node:fs").readFileSync(process.argv[1], "utf8");
+  const block = /^```js\n([\s\S]*?)^```/m.exec(readme);
+  if (!block) throw new Error("README.md has no ```js block");
+  process.stdout.write(block[1]);
+' "$root/README.md" >"$app/tour.mjs"
+output="$(cd "$app" && node tour.mjs)"
+[ "$output" = '!dlrow olleh' ] || fail "tour.mjs printed '$output'"
 
 typescript="$(cd "$app" && node -p 'require("typescript/package.json").version')"
 for config in nodenext bundler; do
