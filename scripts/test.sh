@@ -90,6 +90,9 @@ pnpm typecheck || failed+=(typecheck)
 step 'pack check (pack, install with npm, use)'
 bash scripts/pack-check.sh || failed+=(pack-check)
 
+step 'API reference (typedoc, warnings are errors)'
+pnpm run docs || failed+=(docs)
+
 # Prints the path of a working node binary of major version $1: the current node if it is that
 # version, else one installed from the npm registry's `node` package (kept between runs).
 node_binary() {

@@ -68,6 +68,7 @@ export interface ResolvedOptions {
 
 /** The default port, registered with IANA for Gearman. */
 export const DEFAULT_PORT = 4730;
+/** The default address to listen on: loopback only, so nothing outside the machine reaches it. */
 export const DEFAULT_HOST = '127.0.0.1';
 // A handle must fit gearmand's 63 bytes (protocol.md 6.2): prefix, colon, up to 16 digits.
 const MAX_HANDLE_PREFIX = 40;

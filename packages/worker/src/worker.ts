@@ -149,6 +149,7 @@ export interface Worker extends AsyncIterable<Job>, AsyncDisposable {
    * await worker.process();
    */
   register(name: string, handler: JobHandler): void;
+  /** Registers a function with a time limit and the handler `process()` runs for its jobs. */
   register(name: string, options: RegisterOptions, handler: JobHandler): void;
   /**
    * Unregisters a function (CANT_DO). gearmand re-queues jobs a worker holds of a function it

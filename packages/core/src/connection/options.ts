@@ -122,6 +122,7 @@ export interface ReplyHandler {
 export interface TextReplyHandler {
   /** One line without its line ending; return true when it completes the response. */
   onLine(line: string): boolean;
+  /** The response will not come: ConnectionError, TimeoutError or ClosedError. */
   onError(error: GearmanError): void;
 }
 
