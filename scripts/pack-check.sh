@@ -47,6 +47,10 @@ for tarball in "${tarballs[@]}"; do
   grep -qx 'package/LICENSE' <<<"$listing" || fail "$name has no LICENSE"
   ! grep -q 'tsbuildinfo' <<<"$listing" || fail "$name ships a .tsbuildinfo"
   ! grep -q '\.map$' <<<"$listing" || fail "$name ships source maps without their sources"
+  # grep -c reads to the end: with -q, tar could die of SIGPIPE and pipefail would hide a match.
+  if tar xzOf "$tarball" --wildcards 'package/dist/*' | grep -c 'sourceMappingURL' >/dev/null; then
+    fail "$name points at source maps it does not ship"
+  fi
   manifest="$(tar xzOf "$tarball" package/package.json)"
   ! grep -q '"workspace:' <<<"$manifest" || fail "$name has workspace: dependencies"
   case "$name" in
