@@ -4,11 +4,12 @@
 // published .d.ts files (and in the API reference), where a bare file name resolves nowhere.
 // `--check` changes nothing and fails when a reference is not a link yet (CI runs it).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const URL = 'https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md';
+const DOC_URL = 'https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md';
 const WIDTH = 100;
-const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
+const root = fileURLToPath(new URL('..', import.meta.url));
 const check = process.argv.includes('--check');
 
 // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
@@ -29,7 +30,7 @@ const REFERENCE = /(?<!\[)protocol\.md(?: sections?)? (\d+(?:\.\d+)?)(?:–\d+(?
 const linked = (match, number) => {
   const anchor = anchors.get(number) ?? anchors.get(number.split('.')[0]);
   if (anchor === undefined) throw new Error(`no section ${number} in docs/protocol.md: ${match}`);
-  return `[${match}](${URL}#${anchor})`;
+  return `[${match}](${DOC_URL}#${anchor})`;
 };
 
 // Re-wraps one doc-comment paragraph from line i on, keeping each link in one piece.
@@ -103,7 +104,7 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
     const source = readFileSync(file, 'utf8');
     const next = rewrite(source);
     if (next === source) continue;
-    stale.push(file.slice(root.length + 1));
+    stale.push(relative(root, file));
     if (!check) writeFileSync(file, next);
   }
 }
