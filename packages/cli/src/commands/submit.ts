@@ -96,14 +96,7 @@ export async function submit(args: SubmitArgs, io: CliIO): Promise<ExitCode> {
       await write(io.stdout, values.json === true ? formatJson({ handle }) : `${handle}\n`);
       return EXIT.OK;
     }
-    const stopWatching = watchForWorkers(servers, name, (message) => {
-      io.stderr.write(`gearmanode: ${message}\n`);
-    });
-    try {
-      return await foreground(client, name, payload, options, args, io);
-    } finally {
-      stopWatching();
-    }
+    return await foreground(client, servers, name, payload, options, args, io);
   } finally {
     client.destroy();
   }
@@ -120,6 +113,7 @@ function checkArgument<T>(check: () => T): T {
 
 async function foreground(
   client: Client,
+  servers: readonly string[],
   name: string,
   payload: Buffer,
   options: SubmitOptions,
@@ -135,6 +129,11 @@ async function foreground(
   io.signals.on('SIGINT', onSignal);
   io.signals.on('SIGTERM', onSignal);
   let handle: string | undefined;
+  const stopWatching = watchForWorkers(servers, name, (message) => {
+    progress?.clear();
+    io.stderr.write(`gearmanode: ${message}\n`);
+    progress?.redraw();
+  });
   try {
     const run = client.start(name, payload, { ...options, signal: aborter.signal });
     for await (const event of run) {
@@ -172,6 +171,7 @@ async function foreground(
     }
     throw describeJobError(error, handle, options.timeout);
   } finally {
+    stopWatching();
     io.signals.off('SIGINT', onSignal);
     io.signals.off('SIGTERM', onSignal);
   }
