@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 export type ImplementationId =
   | 'ours'
   | 'ours-c8'
+  | 'ours-base'
   | 'c'
   | 'gearmanode'
   | 'abraxas'
@@ -78,6 +79,31 @@ function prepareOurs(): Prepared {
   return absent ? { skip: `${absent} does not exist yet` } : { command: nodeDriver('ours.ts') };
 }
 
+/**
+ * Our driver from another checkout of this repository (`--base DIR`, e.g. a worktree of the
+ * commit before a change), so that before and after are measured in the same run. Its own
+ * bench/tsconfig.json maps the package names to that checkout's sources.
+ */
+function prepareBase(): Prepared {
+  const base = process.env.GEARMANODE_BENCH_BASE;
+  if (!base) return { skip: 'no --base checkout given' };
+  const driver = join(base, 'bench/drivers/ours.ts');
+  if (!existsSync(driver)) return { skip: `${driver} does not exist` };
+  if (!existsSync(join(base, 'node_modules'))) {
+    return { skip: `${base} has no node_modules (run pnpm install there)` };
+  }
+  return {
+    command: [
+      '/usr/bin/env',
+      `TSX_TSCONFIG_PATH=${join(base, 'bench/tsconfig.json')}`,
+      process.execPath,
+      '--import',
+      'tsx',
+      driver,
+    ],
+  };
+}
+
 /** The worker concurrency of the `-c8` entries: the worker README's own example. */
 const WORKER_CONCURRENCY = 8;
 
@@ -89,6 +115,7 @@ export const IMPLEMENTATIONS: readonly Implementation[] = [
     concurrency: WORKER_CONCURRENCY,
     prepare: prepareOurs,
   },
+  { id: 'ours-base', label: 'gearmanode at --base', prepare: prepareBase },
   { id: 'c', label: 'C libgearman', prepare: compileC },
   {
     id: 'gearmanode',

@@ -33,7 +33,7 @@ import { embeddedUnavailable, type ServerKind } from './server.ts';
 const HELP = `Usage: pnpm bench [flags]
 
   --scenario A,B1,B4,C,D,X   scenarios to run (default: all)
-  --impl ours,ours-c8,c,gearmanode,abraxas,abraxas-c8,perl,floor
+  --impl ours,ours-c8,ours-base,c,gearmanode,abraxas,abraxas-c8,perl,floor
                              implementations (default: all; unavailable ones are skipped);
                              the -c8 entries run their worker with 8 jobs per connection
   --server gearmand|embedded|both
@@ -45,6 +45,9 @@ const HELP = `Usage: pnpm bench [flags]
   --concurrency N            worker jobs in progress per connection, where the library has
                              the setting (ours, abraxas; default: 1; the -c8 entries keep 8)
   --no-codec                 skip the @gearmanode/protocol codec micro-benchmark
+  --base DIR                 also run our driver from the checkout in DIR (implementation
+                             ours-base), e.g. a worktree of the commit before a change, so that
+                             before and after are ratios within one run
 `;
 
 const { values: flags } = parseArgs({
@@ -57,6 +60,7 @@ const { values: flags } = parseArgs({
     'no-warmup': { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '1' },
     'no-codec': { type: 'boolean', default: false },
+    base: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -66,6 +70,9 @@ if (flags.help) {
   process.exit(0);
 }
 
+// The ours-base entry reads it when it is prepared (implementations.ts).
+if (flags.base) process.env.GEARMANODE_BENCH_BASE = flags.base;
+
 const list = (value: string | undefined): string[] | undefined =>
   value
     ?.split(',')
@@ -74,7 +81,8 @@ const list = (value: string | undefined): string[] | undefined =>
 
 const scenarios = selectScenarios(list(flags.scenario) ?? SCENARIOS.map((s) => s.id));
 const implementations = selectImplementations(
-  list(flags.impl) ?? IMPLEMENTATIONS.map((impl) => impl.id),
+  list(flags.impl) ??
+    IMPLEMENTATIONS.map((impl) => impl.id).filter((id) => id !== 'ours-base' || flags.base),
 );
 const runs = Number(flags.runs ?? (flags.quick ? 1 : 3));
 const concurrency = Number(flags.concurrency);

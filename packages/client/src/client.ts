@@ -52,6 +52,7 @@ import { PendingRequest } from './request.js';
 import { Retrier } from './retry.js';
 import { ServerLink } from './server-link.js';
 import { CREATED, DONE, SENT, type Submission, type SubmissionOwner } from './submission.js';
+import { traceSettled, traceSubmitted } from './submit-trace.js';
 
 /**
  * Creates a client. Resolves once a server is connected, or at once with `lazy: true`.
@@ -234,6 +235,7 @@ class GearmanClient implements Client, SubmissionOwner {
   /** Starts the submission's clocks and sends it, or queues it while the slots are taken. */
   #admit(submission: Submission): void {
     this.#counts.submitted++;
+    if (submission.trace !== undefined) traceSubmitted(submission.trace);
     if (submission.timeout > 0) this.#timeouts.start(submission);
     submission.signal?.addEventListener('abort', submission, { once: true });
     this.#admission.admit(submission);
@@ -270,6 +272,7 @@ class GearmanClient implements Client, SubmissionOwner {
       }
       submission.server = link;
       submission.state = SENT;
+      if (submission.trace !== undefined) submission.trace.server = link.name;
       if (connection.needsDrain) this.#waitForDrain(connection);
       return;
     }
@@ -308,6 +311,7 @@ class GearmanClient implements Client, SubmissionOwner {
     (submission.server as ServerLink).jobs.add(handle, submission);
     submission.handle = handle;
     if (submission.done) return;
+    if (submission.trace !== undefined) submission.trace.handle = handle;
     submission.state = CREATED;
     const run = submission.run;
     if (run !== undefined) {
@@ -344,6 +348,9 @@ class GearmanClient implements Client, SubmissionOwner {
     if (!isJobPacket(packet)) return;
     const submission = link.jobs.route(packet);
     if (submission === undefined || submission.done) return; // unknown, or a ghost
+    if (submission.trace !== undefined && 'payload' in packet && packet.type !== 'WORK_EXCEPTION') {
+      submission.trace.responseBytes += packet.payload.length;
+    }
     switch (packet.type) {
       case 'WORK_COMPLETE':
         this.#counts.completed++;
@@ -418,6 +425,10 @@ class GearmanClient implements Client, SubmissionOwner {
 
   #succeed(submission: Submission, value: Buffer | string): void {
     this.#finish(submission);
+    if (submission.trace !== undefined) {
+      if (submission.background) submission.trace.handle = value as string;
+      traceSettled(submission, false, undefined);
+    }
     const run = submission.run;
     if (run !== undefined) run.settle(true, value);
     else (submission.resolve as (value: Buffer | string) => void)(value);
@@ -438,6 +449,7 @@ class GearmanClient implements Client, SubmissionOwner {
     }
     this.#countError(error);
     this.#finish(submission);
+    if (submission.trace !== undefined) traceSettled(submission, true, error);
     const run = submission.run;
     if (run !== undefined) run.settle(false, error);
     else submission.reject?.(error);

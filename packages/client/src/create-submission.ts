@@ -9,6 +9,7 @@ import {
 } from '@gearmanode/protocol';
 import type { BackgroundOptions, Payload, Priority, SubmitOptions } from './options.js';
 import { Submission, type SubmissionOwner } from './submission.js';
+import { submitTrace } from './submit-trace.js';
 
 const PRIORITIES: ReadonlySet<string> = new Set<Priority>(['low', 'normal', 'high']);
 
@@ -130,5 +131,6 @@ export function createSubmission(
     signal,
   );
   submission.timeout = timeout;
+  submission.trace = submitTrace(name, payload, unique, priority, background);
   return submission;
 }

@@ -1,11 +1,18 @@
 // The declarations name Node.js types (Buffer, Socket, EventEmitter): reference them, so that a
 // project whose tsconfig lists no `types` (TypeScript 7's default) still compiles against them.
 /// <reference types="node" preserve="true" />
-export type {
-  ConnectionTuning,
-  ReconnectOptions,
-  ServerAddress,
-  ServerSpec,
+export {
+  type ClientRetryMessage,
+  type ClientSubmitContext,
+  type ConnectionTuning,
+  type ConnectMessage,
+  DIAGNOSTICS_CHANNELS,
+  type DisconnectMessage,
+  type ReconnectingMessage,
+  type ReconnectOptions,
+  type ServerAddress,
+  type ServerSpec,
+  type SubmitPriority,
 } from '@gearmanode/core';
 export type {
   FunctionPriorityStatus,

@@ -2,6 +2,7 @@ import type { ConnectionError, GearmanError } from '@gearmanode/protocol';
 import pRetry from 'p-retry';
 import type { RetryOptions } from './options.js';
 import { RETRYING, type Submission } from './submission.js';
+import { traceRetry } from './submit-trace.js';
 
 /** What retrying needs of the client. */
 export interface RetryHost {
@@ -43,7 +44,7 @@ export class Retrier {
     }
     if (this.#canRetry(submission, error) && !this.#host.isClosed) {
       submission.state = RETRYING;
-      this.#start(submission);
+      this.#start(submission, error);
       return;
     }
     this.#host.fail(submission, error);
@@ -57,12 +58,13 @@ export class Retrier {
   }
 
   /** Sends the submission again with backoff; the first retry goes out at once. */
-  #start(submission: Submission): void {
+  #start(submission: Submission, firstError: GearmanError): void {
     const retry = this.#retry;
     const host = this.#host;
     const controller = new AbortController();
     submission.retryAbort = controller;
     this.retrying.add(submission);
+    let lastError: unknown = firstError;
     pRetry(
       async (attemptNumber) => {
         // With no server up, an immediate retry would only fail again: wait for the backoff.
@@ -72,6 +74,7 @@ export class Retrier {
         if (submission.done) return;
         await new Promise<void>((resolve, reject) => {
           host.countRetry();
+          traceRetry(submission, attemptNumber, lastError);
           submission.attempt = { resolve, reject };
           host.dispatch(submission);
         });
@@ -85,6 +88,9 @@ export class Retrier {
         signal: controller.signal,
         unref: true,
         shouldRetry: ({ error }) => this.#canRetry(submission, error),
+        onFailedAttempt: ({ error }) => {
+          lastError = error;
+        },
       },
     ).then(
       () => this.retrying.delete(submission),

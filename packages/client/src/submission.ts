@@ -1,6 +1,7 @@
 import type { ReplyHandler, Timed } from '@gearmanode/core';
 import type { GearmanError, Packet, PacketInit } from '@gearmanode/protocol';
 import type { JobRunImpl } from './job-run.js';
+import type { SubmitTrace } from './submit-trace.js';
 
 /** Where a submission is in its life. */
 export const QUEUED = 0; // waiting in the client for a free in-flight slot
@@ -59,6 +60,8 @@ export class Submission implements ReplyHandler, Timed {
   /** Set while a p-retry loop owns the submission: the current attempt's settle functions. */
   attempt: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   retryAbort: AbortController | undefined;
+  /** The diagnostics context, when `gearmanode:client:submit` had subscribers at the submit. */
+  trace: SubmitTrace | undefined;
 
   constructor(
     owner: SubmissionOwner,
@@ -76,6 +79,7 @@ export class Submission implements ReplyHandler, Timed {
     this.retriable = retriable;
     this.encoding = encoding;
     this.signal = signal;
+    this.trace = undefined;
   }
 
   get done(): boolean {

@@ -38,5 +38,26 @@ export {
   tuningOf,
 } from './connection/options.js';
 export { Deadlines, type Timed } from './deadlines.js';
+export {
+  anySubscribed,
+  byteLength,
+  type ClientRetryMessage,
+  type ClientSubmitContext,
+  type ConnectMessage,
+  DIAGNOSTICS_CHANNELS,
+  type DisconnectMessage,
+  isTraced,
+  jobChannel,
+  type Mutable,
+  publishConnectionEvent,
+  type ReconnectingMessage,
+  retryChannel,
+  type SubmitPriority,
+  settleTrace,
+  startTrace,
+  submitChannel,
+  type WorkerJobContext,
+  type WorkerJobOutcome,
+} from './diagnostics.js';
 export { EventChannel } from './event-channel.js';
 export { Queue } from './queue.js';

@@ -10,8 +10,10 @@ import {
   type ServerVersion,
   type WorkerInfo,
 } from '@gearmanode/protocol';
-import type { FunctionEntry, Job, QueueLimits } from './jobs.js';
-import type { Peer } from './peer.js';
+import type { JobStore } from './job-store.js';
+import type { FunctionEntry, Job, Peer, QueueLimits } from './model.js';
+import type { ServerLogger } from './options.js';
+import { ADMIN_VERSION } from './version.js';
 
 /**
  * The admin text protocol, server side
@@ -47,6 +49,79 @@ export function runAdminLine(line: string, context: AdminContext): string | unde
   const request = parseAdminRequest(line);
   if (request.ok) return executeAdmin(request.command, context);
   return request.close ? undefined : encodeAdminError(request.error);
+}
+
+/** What the admin commands need from the dispatcher. */
+export interface AdminTarget {
+  readonly store: JobStore;
+  /** Every connection, newest first. */
+  peers(): Iterable<Peer>;
+  /** Sends WORK_FAIL to the job's waiters and cancels it; false when there is no such job. */
+  cancelJob(handle: string): boolean;
+}
+
+/** The settings `ServerAdmin` uses. */
+export interface ServerAdminOptions {
+  logger: ServerLogger | undefined;
+  /** Called by `shutdown [graceful]`, after its `OK` has been queued. */
+  onShutdown: (graceful: boolean) => void;
+}
+
+/** The admin commands run against the dispatcher's state. */
+export class ServerAdmin implements AdminContext {
+  readonly #target: AdminTarget;
+  readonly #options: ServerAdminOptions;
+
+  constructor(target: AdminTarget, options: ServerAdminOptions) {
+    this.#target = target;
+    this.#options = options;
+  }
+
+  functions(): Iterable<FunctionEntry> {
+    return this.#target.store.functions.values();
+  }
+
+  peers(): Iterable<Peer> {
+    return this.#target.peers();
+  }
+
+  jobs(): Iterable<Job> {
+    return this.#target.store.jobs.values();
+  }
+
+  cancelJob(handle: string): boolean {
+    return this.#target.cancelJob(handle);
+  }
+
+  createFunction(name: string): void {
+    this.#target.store.function(name);
+  }
+
+  dropFunction(name: string): 'dropped' | 'busy' | 'missing' {
+    return this.#target.store.dropFunction(name);
+  }
+
+  setMaxQueue(name: string, limits: QueueLimits): void {
+    this.#target.store.setLimits(name, limits);
+  }
+
+  shutdown(graceful: boolean): void {
+    this.#options.onShutdown(graceful);
+  }
+
+  get pid(): number {
+    return process.pid;
+  }
+
+  get version(): ServerVersion {
+    return ADMIN_VERSION;
+  }
+
+  get verbose(): string {
+    const logger = this.#options.logger;
+    if (logger === undefined) return 'ERROR';
+    return logger.debug !== undefined ? 'DEBUG' : 'INFO';
+  }
 }
 
 /** Runs a parsed command and returns the reply. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_PACKET_SIZE } from '@gearmanode/protocol';
 import { isGearmanError } from './errors.js';
 import { DEFAULT_HOST, DEFAULT_PORT, type ServerLogger } from './options.js';
 import { createServer } from './server.js';
@@ -14,7 +15,7 @@ Options:
   --port <port>             TCP port, 0 for any free port (default ${DEFAULT_PORT})
   --job-retries <n>         fail a job after its worker was lost n times (default 0: never)
   --handle-prefix <prefix>  job handles are <prefix>:<n> (default H:<hostname>)
-  --max-packet-size <bytes> largest packet body accepted (default 67108864)
+  --max-packet-size <bytes> largest packet body accepted (default ${DEFAULT_MAX_PACKET_SIZE})
   --max-queue <n>           queue limit per function and priority (default 0: unlimited)
   --shutdown-timeout <ms>   how long SIGINT/SIGTERM wait for running jobs (default 30000)
   --verbose                 log every connection
@@ -70,7 +71,7 @@ async function main(): Promise<number> {
     port: integer('port', values.port) ?? DEFAULT_PORT,
     jobRetries: integer('job-retries', values['job-retries']) ?? 0,
     ...(values['handle-prefix'] !== undefined ? { handlePrefix: values['handle-prefix'] } : {}),
-    maxPacketSize: integer('max-packet-size', values['max-packet-size']) ?? 64 * 1024 * 1024,
+    maxPacketSize: integer('max-packet-size', values['max-packet-size']) ?? DEFAULT_MAX_PACKET_SIZE,
     maxQueue: integer('max-queue', values['max-queue']) ?? 0,
     logger,
   });

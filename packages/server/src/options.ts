@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { hostname } from 'node:os';
-import { DEFAULT_MAX_PACKET_SIZE, InvalidArgumentError } from '@gearmanode/protocol';
+import { DEFAULT_MAX_PACKET_SIZE, DEFAULT_PORT, InvalidArgumentError } from '@gearmanode/protocol';
 
 /**
  * Where the server reports what happens to it. `console` fits. Without a logger it is silent.
@@ -67,15 +67,52 @@ export interface ResolvedOptions {
 }
 
 /** The default port, registered with IANA for Gearman. */
-export const DEFAULT_PORT = 4730;
-/** The default address to listen on: loopback only, so nothing outside the machine reaches it. */
+export { DEFAULT_PORT };
+/** The default address: this host only (there is no authentication). */
 export const DEFAULT_HOST = '127.0.0.1';
 // A handle must fit gearmand's 63 bytes (protocol.md 6.2): prefix, colon, up to 16 digits.
 const MAX_HANDLE_PREFIX = 40;
 
-function integer(field: string, value: unknown, min: number, max: number): number {
+// Checks take (value, field, fallback, ...) as @gearmanode/core's do (the server cannot depend
+// on core), fall back on undefined or null, and throw InvalidArgumentError naming `field`.
+
+/** @throws InvalidArgumentError unless `value` is an integer from `min` to `max`. */
+function checkInteger(
+  value: unknown,
+  field: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined || value === null) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidArgumentError(field, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** @throws InvalidArgumentError unless `value` is a non-empty string. */
+function checkHost(value: unknown, field: string, fallback: string): string {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidArgumentError(field, 'must be a non-empty string');
+  }
+  return value;
+}
+
+/** @throws InvalidArgumentError unless `value` is 1 to 40 bytes without spaces or NUL bytes. */
+function checkHandlePrefix(value: unknown, field: string, fallback: () => string): string {
+  if (value === undefined || value === null) return fallback();
+  if (
+    typeof value !== 'string' ||
+    value === '' ||
+    /[\s\0]/.test(value) ||
+    Buffer.byteLength(value) > MAX_HANDLE_PREFIX
+  ) {
+    throw new InvalidArgumentError(
+      field,
+      `must be 1 to ${MAX_HANDLE_PREFIX} bytes without spaces or NUL bytes`,
+    );
   }
   return value;
 }
@@ -91,34 +128,22 @@ function defaultHandlePrefix(): string {
  * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) naming the option at fault.
  */
 export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
-  const host = options.host ?? DEFAULT_HOST;
-  if (typeof host !== 'string' || host === '') {
-    throw new InvalidArgumentError('host', 'must be a non-empty string');
-  }
-  const handlePrefix = options.handlePrefix ?? defaultHandlePrefix();
-  if (
-    typeof handlePrefix !== 'string' ||
-    handlePrefix === '' ||
-    /[\s\0]/.test(handlePrefix) ||
-    Buffer.byteLength(handlePrefix) > MAX_HANDLE_PREFIX
-  ) {
-    throw new InvalidArgumentError(
-      'handlePrefix',
-      `must be 1 to ${MAX_HANDLE_PREFIX} bytes without spaces or NUL bytes`,
-    );
-  }
+  // In this order, so that the first bad option is the one reported.
+  const host = checkHost(options.host, 'host', DEFAULT_HOST);
+  const handlePrefix = checkHandlePrefix(options.handlePrefix, 'handlePrefix', defaultHandlePrefix);
   return {
     host,
-    port: integer('port', options.port ?? DEFAULT_PORT, 0, 65535),
-    jobRetries: integer('jobRetries', options.jobRetries ?? 0, 0, Number.MAX_SAFE_INTEGER),
+    port: checkInteger(options.port, 'port', DEFAULT_PORT, 0, 65535),
+    jobRetries: checkInteger(options.jobRetries, 'jobRetries', 0, 0, Number.MAX_SAFE_INTEGER),
     handlePrefix,
-    maxPacketSize: integer(
+    maxPacketSize: checkInteger(
+      options.maxPacketSize,
       'maxPacketSize',
-      options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
+      DEFAULT_MAX_PACKET_SIZE,
       0,
       0xffffffff,
     ),
-    maxQueue: integer('maxQueue', options.maxQueue ?? 0, 0, Number.MAX_SAFE_INTEGER),
+    maxQueue: checkInteger(options.maxQueue, 'maxQueue', 0, 0, Number.MAX_SAFE_INTEGER),
     logger: options.logger,
   };
 }

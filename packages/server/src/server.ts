@@ -1,7 +1,7 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { Connection } from './connection.js';
 import { Dispatcher } from './dispatcher.js';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.js';
+import { PeerConnection } from './peer-connection.js';
 
 /** Where the server listens. */
 export interface ServerAddress {
@@ -53,7 +53,7 @@ class Server implements GearmanServer {
   readonly #options: ResolvedOptions;
   readonly #net: NetServer;
   readonly #dispatcher: Dispatcher;
-  readonly #connections = new Set<Connection>();
+  readonly #connections = new Set<PeerConnection>();
   #address: ServerAddress = { host: '', port: 0 };
   #state: ServerState = 'listening';
   #closing: Promise<void> | undefined;
@@ -110,7 +110,7 @@ class Server implements GearmanServer {
       socket.destroy();
       return;
     }
-    const connection = new Connection(socket, this.#nextId++, this.#dispatcher, {
+    const connection = new PeerConnection(socket, this.#nextId++, this.#dispatcher, {
       maxPacketSize: this.#options.maxPacketSize,
       logger: this.#options.logger,
     });

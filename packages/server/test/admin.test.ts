@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { type AdminContext, runAdminLine } from '../src/admin.js';
-import { HIGH, JobStore, LOW, NORMAL, type QueueLimits } from '../src/jobs.js';
+import { JobStore } from '../src/job-store.js';
+import { HIGH, LOW, NORMAL, type QueueLimits } from '../src/model.js';
 import { TestPeer } from './test-peer.js';
 
 /** A context with nothing in it that records the commands reaching it. */

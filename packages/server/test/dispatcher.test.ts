@@ -476,7 +476,7 @@ describe('losing workers (protocol.md 5.4, 5.5)', () => {
     expect(
       next.take().map((p) => (p.type === 'JOB_ASSIGN' ? p.payload.toString() : p.type)),
     ).toEqual(['3', '2', '1']);
-    expect([...dispatcher.jobs()].map((job) => job.retries)).toEqual([1, 1, 0]);
+    expect([...dispatcher.store.jobs.values()].map((job) => job.retries)).toEqual([1, 1, 0]);
   });
 
   test('CANT_DO and RESET_ABILITIES take back the jobs of the functions removed', () => {

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { EpochScheduler } from '../src/epoch.js';
-import { type Job, JobStore, NORMAL } from '../src/jobs.js';
+import { JobStore } from '../src/job-store.js';
+import { type Job, NORMAL } from '../src/model.js';
 
 function jobAt(store: JobStore, runAt: number): Job {
   const result = store.submit(

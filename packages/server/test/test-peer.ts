@@ -6,7 +6,7 @@ import {
   type PacketInit,
 } from '@gearmanode/protocol';
 import type { Dispatcher } from '../src/dispatcher.js';
-import { Peer } from '../src/peer.js';
+import { Peer } from '../src/model.js';
 
 let nextId = 1;
 

@@ -1,6 +1,14 @@
 // The declarations name Node.js types (Buffer, Socket, EventEmitter): reference them, so that a
 // project whose tsconfig lists no `types` (TypeScript 7's default) still compiles against them.
 /// <reference types="node" preserve="true" />
+export {
+  type ConnectMessage,
+  DIAGNOSTICS_CHANNELS,
+  type DisconnectMessage,
+  type ReconnectingMessage,
+  type WorkerJobContext,
+  type WorkerJobOutcome,
+} from '@gearmanode/core';
 export * from './errors.js';
 export type { GrabState } from './grab-loop.js';
 export type { Job } from './job.js';
@@ -10,15 +18,15 @@ export type {
   RegisterOptions,
   WorkerOptions,
 } from './options.js';
-export {
-  type CloseOptions,
-  createWorker,
-  type JobHandler,
-  type JobResult,
-  type ProcessOptions,
-  type ServerStats,
-  type Worker,
-  type WorkerEvent,
-  type WorkerState,
-  type WorkerStats,
-} from './worker.js';
+export { createWorker } from './worker.js';
+export type {
+  CloseOptions,
+  JobHandler,
+  JobResult,
+  ProcessOptions,
+  ServerStats,
+  Worker,
+  WorkerEvent,
+  WorkerState,
+  WorkerStats,
+} from './worker-types.js';

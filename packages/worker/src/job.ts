@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { JobSettledError, type PacketInit } from '@gearmanode/protocol';
+import { type JobTrace, releasedOutcome, traceJobSettled, traceOutput } from './diagnostics.js';
 
 /**
  * A job the worker holds: what the client submitted, and the calls that report back.
@@ -64,6 +65,9 @@ export interface Job {
   exception(error: unknown): Promise<void>;
 }
 
+/** What the server told about a job when it assigned it. */
+export type JobFields = Pick<Job, 'name' | 'handle' | 'unique' | 'reducer' | 'payload'>;
+
 /** How a job ended, for the worker's counters. */
 export type JobOutcome = 'completed' | 'failed' | 'exception';
 
@@ -107,13 +111,14 @@ export class JobImpl implements Job {
   #lateResult = false;
   #controller: AbortController | undefined;
   #abortReason: Error | undefined;
+  #trace: JobTrace | undefined;
 
   constructor(
     host: JobHost,
     link: unknown,
     server: string,
     generation: number,
-    fields: { name: string; handle: string; unique: string; reducer: string; payload: Buffer },
+    fields: JobFields,
     timeout: number,
   ) {
     this.#host = host;
@@ -136,6 +141,15 @@ export class JobImpl implements Job {
   /** The connection generation the job arrived on: results go only to that socket. */
   get generation(): number {
     return this.#generation;
+  }
+
+  /** The diagnostics context, when `gearmanode:worker:job` had subscribers as the job began. */
+  get trace(): JobTrace | undefined {
+    return this.#trace;
+  }
+
+  set trace(value: JobTrace | undefined) {
+    this.#trace = value;
   }
 
   /** Time limit in ms; 0 for none. */
@@ -195,16 +209,24 @@ export class JobImpl implements Job {
 
   data(chunk: Uint8Array | string): Promise<void> {
     if (this.#state !== RUNNING) return this.#late();
-    return this.#host.send(this, { type: 'WORK_DATA', handle: this.handle, payload: chunk }, false);
+    const sent = this.#host.send(
+      this,
+      { type: 'WORK_DATA', handle: this.handle, payload: chunk },
+      false,
+    );
+    if (this.#trace !== undefined) traceOutput(this.#trace, chunk);
+    return sent;
   }
 
   warning(chunk: Uint8Array | string): Promise<void> {
     if (this.#state !== RUNNING) return this.#late();
-    return this.#host.send(
+    const sent = this.#host.send(
       this,
       { type: 'WORK_WARNING', handle: this.handle, payload: chunk },
       false,
     );
+    if (this.#trace !== undefined) traceOutput(this.#trace, chunk);
+    return sent;
   }
 
   complete(result: Uint8Array | string = EMPTY): Promise<void> {
@@ -214,7 +236,8 @@ export class JobImpl implements Job {
       { type: 'WORK_COMPLETE', handle: this.handle, payload: result },
       true,
     );
-    this.#settle('completed');
+    if (this.#trace !== undefined) traceOutput(this.#trace, result);
+    this.#settle('completed', undefined);
     return sent;
   }
 
@@ -222,7 +245,7 @@ export class JobImpl implements Job {
     if (reason !== undefined) return this.exception(reason);
     if (this.#state !== RUNNING) return this.#late(true);
     const sent = this.#host.send(this, { type: 'WORK_FAIL', handle: this.handle }, true);
-    this.#settle('failed');
+    this.#settle('failed', undefined);
     return sent;
   }
 
@@ -234,7 +257,7 @@ export class JobImpl implements Job {
       { type: 'WORK_EXCEPTION', handle: this.handle, payload },
       true,
     );
-    this.#settle('exception');
+    this.#settle('exception', error);
     return sent;
   }
 
@@ -252,12 +275,22 @@ export class JobImpl implements Job {
   abort(reason: Error): void {
     if (this.#abortReason !== undefined) return;
     this.#abortReason = reason;
+    const trace = this.#trace;
+    if (trace !== undefined && this.#state === RELEASED) {
+      this.#trace = undefined;
+      traceJobSettled(trace, releasedOutcome(reason), reason);
+    }
     this.#controller?.abort(reason);
   }
 
-  #settle(outcome: JobOutcome): void {
+  #settle(outcome: JobOutcome, error: unknown): void {
     this.#state = SETTLED;
     this.#host.settled(this, outcome);
+    const trace = this.#trace;
+    if (trace !== undefined) {
+      this.#trace = undefined;
+      traceJobSettled(trace, outcome, error);
+    }
   }
 
   #late(final = false): Promise<void> {

@@ -1,5 +1,6 @@
 import {
   type ConnectionTuning,
+  checkFunction,
   checkInteger,
   checkTimeout,
   MAX_DELAY,
@@ -8,6 +9,7 @@ import {
   type ServerSpec,
 } from '@gearmanode/core';
 import { checkClientId, checkFunctionName, InvalidArgumentError } from '@gearmanode/protocol';
+import type { JobHandler } from './worker-types.js';
 
 /** How to ask for jobs: GRAB_JOB_UNIQ, or GRAB_JOB_ALL to also learn the reducer. */
 export type GrabMode = 'uniq' | 'all';
@@ -80,6 +82,27 @@ export interface ResolvedWorkerOptions extends ResolvedConnectionTuning {
   pollInterval: number;
   timeout: number;
   serverTimeout: boolean;
+}
+
+/**
+ * The time limit and the handler of a `register(name, options?, handler?)` call.
+ * @throws InvalidArgumentError for a bad name, options or handler.
+ */
+export function registerArgs(
+  name: string,
+  optionsOrHandler: RegisterOptions | JobHandler | undefined,
+  handler: JobHandler | undefined,
+  defaultTimeout: number,
+): { timeout: number; run: JobHandler | undefined } {
+  const options = typeof optionsOrHandler === 'function' ? {} : (optionsOrHandler ?? {});
+  const run = typeof optionsOrHandler === 'function' ? optionsOrHandler : handler;
+  checkFunctionName(name);
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'must be register options or a handler function');
+  }
+  const timeout = checkTimeout(options.timeout, 'timeout', defaultTimeout);
+  if (run !== undefined) checkFunction<JobHandler>(run, 'handler');
+  return { timeout, run };
 }
 
 /**

@@ -7,5 +7,6 @@ declare const worker: Worker;
 for await (const event of worker.status()) {
   // { type: 'connect', server, generation } | { type: 'disconnect', server, error }
   // { type: 'reconnecting', server, attempt, error } | { type: 'give-up', server, error }
+  // { type: 'grab-refused', server, packet, fallback, error }: see "Supported servers"
 }
 const { received, completed, inFlight, servers } = worker.stats();

@@ -351,6 +351,11 @@ async function watchConnections(
       case 'give-up':
         log(`${event.server}: giving up (${messageFor(event.error)})`);
         break;
+      case 'grab-refused':
+        log(
+          `${event.server}: refused ${event.packet}${event.fallback === undefined ? '' : `; using ${event.fallback}`}`,
+        );
+        break;
     }
   }
 }

@@ -10,6 +10,7 @@ import {
 } from '@gearmanode/protocol';
 import pRetry from 'p-retry';
 import { formatAddress } from '../address.js';
+import { publishConnectionEvent } from '../diagnostics.js';
 import { Heartbeat, type WatchedLink } from './heartbeat.js';
 import {
   type ConnectionEvent,
@@ -407,6 +408,7 @@ export class Connection implements SocketSink {
   }
 
   #emit(event: ConnectionEvent): void {
+    publishConnectionEvent(event);
     this.#options.onEvent?.(event);
   }
 }

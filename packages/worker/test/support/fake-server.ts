@@ -48,6 +48,13 @@ export class FakeServer {
   spin = false;
   /** Jobs in this list are not handed out until `release()` (like a future epoch job). */
   hidden = new Set<string>();
+  /**
+   * Packet types answered with ERROR `server_error`, as Perl's Gearman::Server answers
+   * GRAB_JOB_UNIQ and GRAB_JOB_ALL, which it does not know.
+   */
+  refuse = new Set<Packet['type']>();
+  /** Keep a job held after WORK_EXCEPTION until WORK_FAIL, as Perl's Gearman::Server does. */
+  exceptionNotFinal = false;
   #counter = 0;
   #connectionIds = 0;
   port = 0;
@@ -195,6 +202,10 @@ export class FakeServer {
   #onPacket(connection: FakeConnection, packet: Packet): void {
     connection.packets.push(packet);
     this.log.push({ connection: connection.id, packet, at: Date.now() });
+    if (this.refuse.has(packet.type)) {
+      this.#reply(connection, { type: 'ERROR', code: 'server_error', message: packet.type });
+      return;
+    }
     switch (packet.type) {
       case 'CAN_DO':
       case 'CAN_DO_TIMEOUT':
@@ -218,6 +229,7 @@ export class FakeServer {
       case 'SET_CLIENT_ID':
         connection.clientId = packet.clientId;
         return;
+      case 'GRAB_JOB':
       case 'GRAB_JOB_UNIQ':
       case 'GRAB_JOB_ALL': {
         connection.sleeping = false;
@@ -228,7 +240,14 @@ export class FakeServer {
         }
         this.queue.splice(this.queue.indexOf(job), 1);
         job.holder = connection;
-        if (packet.type === 'GRAB_JOB_ALL' && job.reducer !== '') {
+        if (packet.type === 'GRAB_JOB') {
+          this.#reply(connection, {
+            type: 'JOB_ASSIGN',
+            handle: job.handle,
+            functionName: job.name,
+            payload: job.payload,
+          });
+        } else if (packet.type === 'GRAB_JOB_ALL' && job.reducer !== '') {
           this.#reply(connection, {
             type: 'JOB_ASSIGN_ALL',
             handle: job.handle,
@@ -279,7 +298,7 @@ export class FakeServer {
         if (
           packet.type === 'WORK_COMPLETE' ||
           packet.type === 'WORK_FAIL' ||
-          packet.type === 'WORK_EXCEPTION'
+          (packet.type === 'WORK_EXCEPTION' && !this.exceptionNotFinal)
         ) {
           job.holder = undefined;
         }

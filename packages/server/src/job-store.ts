@@ -1,198 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { MAX_REDUCER_SIZE, MAX_UNIQUE_SIZE } from '@gearmanode/protocol';
-import type { Peer } from './peer.js';
-
-/** Queue index of a priority: 0 high, 1 normal, 2 low (the order GRAB looks at them). */
-export type Priority = 0 | 1 | 2;
-export const HIGH: Priority = 0;
-export const NORMAL: Priority = 1;
-export const LOW: Priority = 2;
-
-/** Where a job is: in its function's queue, waiting for its epoch time, with a worker, or gone. */
-export type JobState = 'queued' | 'delayed' | 'running' | 'gone';
-
-/**
- * Per-priority queue limits, high/normal/low; 0 means unlimited
- * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits)).
- */
-export type QueueLimits = [high: number, normal: number, low: number];
-
-/**
- * One job in the server
- * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
- * "Per job").
- */
-export class Job {
-  readonly handle: string;
-  /** Creation order, server-wide. */
-  readonly seq: number;
-  readonly fn: FunctionEntry;
-  /** The unique as submitted (`-` stays `-`), reported by JOB_ASSIGN_UNIQ and admin output. */
-  readonly unique: string;
-  /** Key in `fn.uniques`, or undefined when the job does not de-duplicate or no longer does. */
-  key: string | undefined;
-  readonly payload: Buffer;
-  readonly priority: Priority;
-  /**
-   * Reduce jobs' reducer; empty for ordinary jobs
-   * ([protocol.md 6.6](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#66-reduce-jobs)).
-   */
-  readonly reducer: string;
-  /** Unix time in ms before which the job is not handed out; 0 when runnable at once. */
-  readonly runAt: number;
-  /** A background request holds the job: it survives its foreground waiters leaving. */
-  background: boolean;
-  /**
-   * Peers waiting for WORK_* packets, once per submission
-   * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)).
-   */
-  readonly waiters: Peer[] = [];
-  worker: Peer | null = null;
-  numerator = 0;
-  denominator = 0;
-  /** How many times a worker lost the job (`show jobs` second column). */
-  retries = 0;
-  /** Nobody wants the result any more: cancelled, or the last foreground waiter left. */
-  abandoned = false;
-  state: JobState = 'queued';
-  /** The CAN_DO_TIMEOUT timer while running. */
-  timer: NodeJS.Timeout | undefined;
-  /** Position in the epoch heap while delayed. */
-  heapIndex = -1;
-
-  constructor(init: {
-    handle: string;
-    seq: number;
-    fn: FunctionEntry;
-    unique: string;
-    key: string | undefined;
-    payload: Buffer;
-    priority: Priority;
-    reducer: string;
-    runAt: number;
-    background: boolean;
-  }) {
-    this.handle = init.handle;
-    this.seq = init.seq;
-    this.fn = init.fn;
-    this.unique = init.unique;
-    this.key = init.key;
-    this.payload = init.payload;
-    this.priority = init.priority;
-    this.reducer = init.reducer;
-    this.runAt = init.runAt;
-    this.background = init.background;
-  }
-}
-
-/** A FIFO of jobs: push at the tail, shift from the head, both O(1) amortised. */
-export class JobQueue {
-  #items: (Job | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(job: Job): void {
-    this.#items.push(job);
-  }
-
-  peek(): Job | undefined {
-    return this.#items[this.#head];
-  }
-
-  shift(): Job | undefined {
-    const items = this.#items;
-    if (this.#head >= items.length) return undefined;
-    const job = items[this.#head];
-    items[this.#head++] = undefined; // let the job go
-    if (this.#head === items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= items.length) {
-      this.#items = items.slice(this.#head);
-      this.#head = 0;
-    }
-    return job;
-  }
-
-  /** Removes the jobs for which `remove` returns true, keeping the order of the rest. */
-  removeWhere(remove: (job: Job) => boolean): void {
-    const kept: Job[] = [];
-    for (const job of this) if (!remove(job)) kept.push(job);
-    this.#items = kept;
-    this.#head = 0;
-  }
-
-  *[Symbol.iterator](): Iterator<Job> {
-    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as Job;
-  }
-}
-
-/**
- * A function name the server knows
- * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
- * "Per function").
- */
-export class FunctionEntry {
-  readonly name: string;
-  /** Runnable jobs by priority: high, normal, low. Abandoned jobs stay until they reach a head. */
-  readonly queues: readonly [JobQueue, JobQueue, JobQueue] = [
-    new JobQueue(),
-    new JobQueue(),
-    new JobQueue(),
-  ];
-  /** De-duplication index: unique (or the `-` payload key) to its queued or running job. */
-  readonly uniques = new Map<string, Job>();
-  /** Registered peers and how many registrations each has. */
-  readonly workers = new Map<Peer, number>();
-  /** CAN_DO registrations, duplicates counted (`status` fourth column). */
-  registrations = 0;
-  /** Jobs of this function in any state but gone: the `status` total and the maxqueue count. */
-  total = 0;
-  running = 0;
-  /** Epoch jobs not yet due; `prioritystatus` counts them as normal, as gearmand does. */
-  delayed = 0;
-  /** Abandoned jobs still sitting in the queues. */
-  abandonedQueued = 0;
-  limits: QueueLimits;
-
-  constructor(name: string, limits: QueueLimits = [0, 0, 0]) {
-    this.name = name;
-    this.limits = limits;
-  }
-
-  /** Jobs in the queues, abandoned ones included. */
-  get queued(): number {
-    return this.queues[0].length + this.queues[1].length + this.queues[2].length;
-  }
-
-  /**
-   * Whether a new job of this priority is refused
-   * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits)):
-   * the function's total, all priorities, queued and running, is at or above the priority's limit;
-   * 0 is unlimited.
-   */
-  isFull(priority: Priority): boolean {
-    const limit = this.limits[priority];
-    return limit > 0 && this.total >= limit;
-  }
-
-  /** The head of the highest non-empty priority, without taking it. */
-  peek(): Job | undefined {
-    return this.queues[0].peek() ?? this.queues[1].peek() ?? this.queues[2].peek();
-  }
-
-  /** Takes the oldest job of the highest non-empty priority. */
-  shift(): Job | undefined {
-    const [high, normal, low] = this.queues;
-    if (high.length > 0) return high.shift();
-    if (normal.length > 0) return normal.shift();
-    return low.shift();
-  }
-}
+import { MAX_REDUCER_SIZE, MAX_UNIQUE_SIZE, ownPayload } from '@gearmanode/protocol';
+import { FunctionEntry, Job, type Peer, type Priority, type QueueLimits } from './model.js';
 
 /**
  * The key a submission de-duplicates on, or undefined when it creates a job regardless
@@ -208,6 +17,12 @@ export function dedupeKey(unique: string, payload: Uint8Array): string | undefin
   const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   if (bytes.length <= 64) return `\0r${bytes.toString('latin1')}`;
   return `\0h${createHash('sha256').update(bytes).digest('base64')}`;
+}
+
+/** Whether `text` takes more than `max` bytes in UTF-8. */
+export function longerThan(text: string, max: number): boolean {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit, so short strings need no byte count.
+  return text.length > max / 3 && Buffer.byteLength(text) > max;
 }
 
 /** What a submission asks for, as `JobStore.submit` takes it. */
@@ -227,23 +42,50 @@ export type SubmitResult =
   | { ok: true; job: Job; created: boolean }
   | { ok: false; code: 'ARGUMENT_TOO_LARGE' | 'QUEUE_ERROR'; message: string };
 
-/** Copy a payload when it is a small view into a larger buffer, so it does not pin the chunk. */
-function ownPayload(payload: Buffer): Buffer {
-  return payload.byteLength * 2 < payload.buffer.byteLength ? Buffer.from(payload) : payload;
+/** How a job left the server. */
+export type JobEnd =
+  /** A worker sent WORK_COMPLETE. */
+  | 'completed'
+  /** A worker sent WORK_FAIL or WORK_EXCEPTION, or the job ran out of `jobRetries`. */
+  | 'failed'
+  /** The admin command `cancel job`. */
+  | 'cancelled'
+  /** Nobody wanted it any more: thrown away from a queue, or its result dropped. */
+  | 'discarded';
+
+/**
+ * Told about the jobs a store takes in and lets go: the place for a durable queue of background
+ * jobs. Calls are synchronous and in the order the store's state changed.
+ */
+export interface JobStoreHooks {
+  /** A new background job was accepted (before its JOB_CREATED is sent). */
+  accepted?(job: Job): void;
+  /** A job ended; called once per job, background or not. */
+  ended?(job: Job, end: JobEnd): void;
 }
 
-/** The server's jobs and functions, and the rules that need no socket: submit, take, dispose. */
+/**
+ * The server's jobs and functions, and the rules that need no socket: submit, take, cancel,
+ * dispose. Every job enters through `submit` and ends through `dispose` or `cancel`, the two
+ * places `JobStoreHooks` are called from.
+ */
 export class JobStore {
   readonly jobs = new Map<string, Job>();
   readonly functions = new Map<string, FunctionEntry>();
   /** The limits new functions start with (the `maxQueue` option). */
   defaultLimits: QueueLimits;
   readonly #handlePrefix: string;
+  readonly #hooks: JobStoreHooks;
   #counter = 0;
 
-  constructor(handlePrefix: string, defaultLimits: QueueLimits = [0, 0, 0]) {
+  constructor(
+    handlePrefix: string,
+    defaultLimits: QueueLimits = [0, 0, 0],
+    hooks: JobStoreHooks = {},
+  ) {
     this.#handlePrefix = `${handlePrefix}:`;
     this.defaultLimits = defaultLimits;
+    this.#hooks = hooks;
   }
 
   /** The function entry for `name`, created on first use (as gearmand does). */
@@ -263,12 +105,11 @@ export class JobStore {
    */
   submit(request: SubmitRequest, waiter: Peer | undefined): SubmitResult {
     const { unique, payload } = request;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit, so short strings need no byte count.
-    if (unique.length > MAX_UNIQUE_SIZE / 3 && Buffer.byteLength(unique) > MAX_UNIQUE_SIZE) {
+    if (longerThan(unique, MAX_UNIQUE_SIZE)) {
       return { ok: false, code: 'ARGUMENT_TOO_LARGE', message: 'Unique value too large' };
     }
     const reducer = request.reducer ?? '';
-    if (reducer.length > MAX_REDUCER_SIZE / 3 && Buffer.byteLength(reducer) > MAX_REDUCER_SIZE) {
+    if (longerThan(reducer, MAX_REDUCER_SIZE)) {
       // PROTOCOL section 8: gearmand's message for the reducer is the unique's.
       return { ok: false, code: 'ARGUMENT_TOO_LARGE', message: 'Unique value too large' };
     }
@@ -306,6 +147,7 @@ export class JobStore {
     this.jobs.set(job.handle, job);
     if (key !== undefined) fn.uniques.set(key, job);
     fn.total++;
+    if (job.background) this.#hooks.accepted?.(job);
     return { ok: true, job, created: true };
   }
 
@@ -355,7 +197,7 @@ export class JobStore {
       for (const queue of fn.queues) {
         queue.removeWhere((queued) => {
           if (!queued.abandoned) return false;
-          this.dispose(queued);
+          this.dispose(queued, 'discarded');
           return true;
         });
       }
@@ -377,8 +219,15 @@ export class JobStore {
     job.key = undefined;
   }
 
-  /** Puts a job at the tail of its priority queue. */
+  /** Holds a new job until its epoch time; the caller hands it to the epoch scheduler. */
+  delay(job: Job): void {
+    job.state = 'delayed';
+    job.fn.delayed++;
+  }
+
+  /** Puts a new, due, or lost job at the tail of its priority queue. */
   enqueue(job: Job): void {
+    if (job.state === 'delayed') job.fn.delayed--;
     job.state = 'queued';
     job.fn.queues[job.priority].push(job);
     if (job.abandoned) job.fn.abandonedQueued++;
@@ -391,7 +240,7 @@ export class JobStore {
       if (job === undefined) return undefined;
       if (!job.abandoned) return job;
       fn.abandonedQueued--;
-      this.dispose(job);
+      this.dispose(job, 'discarded');
     }
   }
 
@@ -403,7 +252,7 @@ export class JobStore {
       if (!job.abandoned) return true;
       fn.shift();
       fn.abandonedQueued--;
-      this.dispose(job);
+      this.dispose(job, 'discarded');
     }
   }
 
@@ -411,14 +260,53 @@ export class JobStore {
    * Forgets a job that is finished, failed, discarded or cancelled. The caller has taken it out
    * of its queue, the epoch heap or its worker first.
    */
-  dispose(job: Job): void {
+  dispose(job: Job, end: JobEnd): void {
     if (job.state === 'gone') return;
+    this.#end(job, end);
     if (job.state === 'delayed') job.fn.delayed--;
     job.state = 'gone';
     this.jobs.delete(job.handle);
     this.forgetUnique(job);
     job.fn.total--;
     if (job.waiters.length > 0) this.clearWaiters(job);
+  }
+
+  /**
+   * PROTOCOL 6.7, `cancel job`: the waiters (already sent WORK_FAIL) are dropped and the unique
+   * freed at once; a delayed job (out of the epoch heap first) goes, a queued one is abandoned
+   * and a running one runs on with its result dropped.
+   */
+  cancel(job: Job): void {
+    this.#end(job, 'cancelled');
+    if (job.waiters.length > 0) this.clearWaiters(job);
+    job.background = false;
+    this.forgetUnique(job);
+    if (job.state === 'delayed') this.dispose(job, 'cancelled');
+    else this.abandon(job);
+  }
+
+  #end(job: Job, end: JobEnd): void {
+    if (job.ended) return;
+    job.ended = true;
+    this.#hooks.ended?.(job, end);
+  }
+
+  /**
+   * Drops a function nobody uses. Unlike gearmand (section 11, item 32), a function that still
+   * has jobs is not dropped: its jobs would be orphaned.
+   */
+  dropFunction(name: string): 'dropped' | 'busy' | 'missing' {
+    const fn = this.functions.get(name);
+    if (fn === undefined) return 'missing';
+    if (fn.registrations > 0 || fn.total > 0) return 'busy';
+    this.functions.delete(name);
+    return 'dropped';
+  }
+
+  /** `maxqueue`: only functions that exist are affected (section 11, item 33). */
+  setLimits(name: string, limits: QueueLimits): void {
+    const fn = this.functions.get(name);
+    if (fn !== undefined) fn.limits = limits;
   }
 
   /**

@@ -1,16 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import {
-  dedupeKey,
-  HIGH,
-  type Job,
-  JobQueue,
-  JobStore,
-  LOW,
-  NORMAL,
-  type Priority,
-  type SubmitRequest,
-} from '../src/jobs.js';
+import { dedupeKey, type JobEnd, JobStore, type SubmitRequest } from '../src/job-store.js';
+import { HIGH, type Job, JobQueue, LOW, NORMAL, type Priority } from '../src/model.js';
 import { TestPeer } from './test-peer.js';
 
 function request(overrides: Partial<SubmitRequest> = {}): SubmitRequest {
@@ -172,7 +163,7 @@ describe('JobStore.submit', () => {
     const store = new JobStore('H:t');
     const first = submit(store, { unique: 'u' });
     store.take(store.function('f'));
-    store.dispose(first.job);
+    store.dispose(first.job, 'completed');
     expect(submit(store, { unique: 'u' }).job).not.toBe(first.job);
   });
 
@@ -321,5 +312,89 @@ describe('abandoned jobs (protocol.md 6.4)', () => {
     expect(fn.queued).toBeLessThan(2000);
     expect(fn.total).toBe(fn.queued);
     expect(store.take(fn)).toBe(jobs[1500]);
+  });
+});
+
+describe('cancel (protocol.md 6.7)', () => {
+  test('a queued job is abandoned and its unique freed at once', () => {
+    const store = new JobStore('H:t');
+    const peer = new TestPeer();
+    const { job } = submit(store, { unique: 'u' }, peer);
+    store.cancel(job);
+    expect(job.abandoned).toBe(true);
+    expect(job.waiters).toEqual([]);
+    expect(peer.waiting.size).toBe(0);
+    expect(submit(store, { unique: 'u' }).job).not.toBe(job);
+    expect(store.take(store.function('f'))).not.toBe(job);
+  });
+
+  test('a delayed job goes at once', () => {
+    const store = new JobStore('H:t');
+    const result = store.submit(
+      request({ background: true, runAt: Date.now() + 60_000 }),
+      undefined,
+    );
+    if (!result.ok) throw new Error('refused');
+    store.delay(result.job);
+    expect(store.function('f').delayed).toBe(1);
+    store.cancel(result.job);
+    expect(result.job.state).toBe('gone');
+    expect(store.function('f')).toMatchObject({ delayed: 0, total: 0 });
+  });
+});
+
+describe('functions', () => {
+  test('dropFunction drops only an unused function', () => {
+    const store = new JobStore('H:t');
+    expect(store.dropFunction('f')).toBe('missing');
+    submit(store);
+    expect(store.dropFunction('f')).toBe('busy');
+    store.function('g');
+    expect(store.dropFunction('g')).toBe('dropped');
+    expect(store.functions.has('g')).toBe(false);
+  });
+
+  test('setLimits changes existing functions only', () => {
+    const store = new JobStore('H:t');
+    store.function('f');
+    store.setLimits('f', [1, 2, 3]);
+    store.setLimits('g', [1, 2, 3]);
+    expect(store.function('f').limits).toEqual([1, 2, 3]);
+    expect(store.functions.has('g')).toBe(false);
+  });
+});
+
+describe('hooks', () => {
+  function recorded() {
+    const events: string[] = [];
+    const store = new JobStore('H:t', [0, 0, 0], {
+      accepted: (job) => void events.push(`accepted ${job.handle}`),
+      ended: (job, end: JobEnd) => void events.push(`${end} ${job.handle}`),
+    });
+    return { store, events };
+  }
+
+  test('accepted is called for new background jobs only', () => {
+    const { store, events } = recorded();
+    submit(store, { unique: 'a', background: true });
+    submit(store, { unique: 'a', background: true });
+    submit(store, { unique: 'b' });
+    submit(store, { unique: 'b', background: true });
+    expect(events).toEqual(['accepted H:t:1']);
+  });
+
+  test('ended is called once per job, with how it ended', () => {
+    const { store, events } = recorded();
+    const done = submit(store, { background: true }).job;
+    const cancelled = submit(store, { background: true }).job;
+    store.dispose(store.take(store.function('f')) as Job, 'completed');
+    store.cancel(cancelled);
+    expect(store.take(store.function('f'))).toBeUndefined(); // discards the cancelled job
+    expect(events).toEqual([
+      `accepted ${done.handle}`,
+      `accepted ${cancelled.handle}`,
+      `completed ${done.handle}`,
+      `cancelled ${cancelled.handle}`,
+    ]);
   });
 });

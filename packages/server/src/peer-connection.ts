@@ -2,8 +2,8 @@ import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { PacketDecoder, ProtocolError } from '@gearmanode/protocol';
 import type { Dispatcher } from './dispatcher.js';
+import { Peer } from './model.js';
 import type { ServerLogger } from './options.js';
-import { Peer } from './peer.js';
 
 /**
  * Bytes queued for a peer beyond which the server stops reading from it, and from any worker
@@ -15,21 +15,22 @@ const JOIN_LIMIT = 16 * 1024;
 // How long a closing connection may take to flush its output before it is destroyed.
 const END_TIMEOUT = 2000;
 
-/** Options for `Connection`. */
-export interface ConnectionOptions {
+/** Options for `PeerConnection`. */
+export interface PeerConnectionOptions {
   maxPacketSize: number;
   logger: ServerLogger | undefined;
 }
 
 /**
- * One peer's socket: feeds the decoder, passes packets and admin lines to the dispatcher in
+ * The server's end of one peer's socket (not to be confused with the client-side connection in
+ * `@gearmanode/core`): feeds the decoder, passes packets and admin lines to the dispatcher in
  * order, and writes what the dispatcher queues, once per tick between `cork()`/`uncork()`.
  *
  * Memory per connection is bounded: the decoder holds at most one packet (`maxPacketSize`),
  * and output beyond `HIGH_WATER_MARK` pauses reading from whoever produces it until the socket
  * drains.
  */
-export class Connection extends Peer {
+export class PeerConnection extends Peer {
   readonly socket: Socket;
   /** Resolves once the socket has closed and the dispatcher has forgotten the peer. */
   readonly closed: Promise<void>;
@@ -43,10 +44,10 @@ export class Connection extends Peer {
   #holds = 0;
   #selfHeld = false;
   /** Peers that stopped reading until this one drains. */
-  #blocked: Set<Connection> | undefined;
+  #blocked: Set<PeerConnection> | undefined;
   #ending = false;
 
-  constructor(socket: Socket, id: number, dispatcher: Dispatcher, options: ConnectionOptions) {
+  constructor(socket: Socket, id: number, dispatcher: Dispatcher, options: PeerConnectionOptions) {
     super(id, (socket.remoteAddress ?? '-').replace(/^::ffff:/, ''));
     this.socket = socket;
     this.#dispatcher = dispatcher;
@@ -102,7 +103,7 @@ export class Connection extends Peer {
   }
 
   pauseUntilDrained(other: Peer): void {
-    if (!(other instanceof Connection) || other.gone) return;
+    if (!(other instanceof PeerConnection) || other.gone) return;
     other.#blocked ??= new Set();
     if (other.#blocked.has(this)) return;
     other.#blocked.add(this);

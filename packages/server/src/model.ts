@@ -1,0 +1,266 @@
+/**
+ * The server's state as data
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state)):
+ * jobs, the functions they belong to with their queues, and peers with their registrations. The
+ * rules that change it live in `job-store.ts` and the dispatcher; nothing here sends a packet or
+ * starts a timer.
+ */
+import type { Buffer } from 'node:buffer';
+import type { SubmitKind } from '@gearmanode/protocol';
+
+/** Queue index of a priority: 0 high, 1 normal, 2 low (the order GRAB looks at them). */
+export type Priority = 0 | 1 | 2;
+export const HIGH: Priority = 0;
+export const NORMAL: Priority = 1;
+export const LOW: Priority = 2;
+
+/** The queue index of each SUBMIT_* priority (protocol's `SubmitKind.priority`). */
+export const PRIORITIES: Readonly<Record<SubmitKind['priority'], Priority>> = {
+  high: HIGH,
+  normal: NORMAL,
+  low: LOW,
+};
+
+/** Where a job is: in its function's queue, waiting for its epoch time, with a worker, or gone. */
+export type JobState = 'queued' | 'delayed' | 'running' | 'gone';
+
+/**
+ * Per-priority queue limits, high/normal/low; 0 means unlimited
+ * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits)).
+ */
+export type QueueLimits = [high: number, normal: number, low: number];
+
+/**
+ * One job in the server
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
+ * "Per job").
+ */
+export class Job {
+  readonly handle: string;
+  /** Creation order, server-wide. */
+  readonly seq: number;
+  readonly fn: FunctionEntry;
+  /** The unique as submitted (`-` stays `-`), reported by JOB_ASSIGN_UNIQ and admin output. */
+  readonly unique: string;
+  /** Key in `fn.uniques`, or undefined when the job does not de-duplicate or no longer does. */
+  key: string | undefined;
+  readonly payload: Buffer;
+  readonly priority: Priority;
+  /**
+   * Reduce jobs' reducer; empty for ordinary jobs
+   * ([protocol.md 6.6](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#66-reduce-jobs)).
+   */
+  readonly reducer: string;
+  /** Unix time in ms before which the job is not handed out; 0 when runnable at once. */
+  readonly runAt: number;
+  /** A background request holds the job: it survives its foreground waiters leaving. */
+  background: boolean;
+  /**
+   * Peers waiting for WORK_* packets, once per submission
+   * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)).
+   */
+  readonly waiters: Peer[] = [];
+  worker: Peer | null = null;
+  numerator = 0;
+  denominator = 0;
+  /** How many times a worker lost the job (`show jobs` second column). */
+  retries = 0;
+  /** Nobody wants the result any more: cancelled, or the last foreground waiter left. */
+  abandoned = false;
+  state: JobState = 'queued';
+  /** The CAN_DO_TIMEOUT timer while running. */
+  timer: NodeJS.Timeout | undefined;
+  /** Position in the epoch heap while delayed. */
+  heapIndex = -1;
+  /** The store has reported the job's end (cancelled jobs may stay in a queue a while). */
+  ended = false;
+
+  constructor(init: {
+    handle: string;
+    seq: number;
+    fn: FunctionEntry;
+    unique: string;
+    key: string | undefined;
+    payload: Buffer;
+    priority: Priority;
+    reducer: string;
+    runAt: number;
+    background: boolean;
+  }) {
+    this.handle = init.handle;
+    this.seq = init.seq;
+    this.fn = init.fn;
+    this.unique = init.unique;
+    this.key = init.key;
+    this.payload = init.payload;
+    this.priority = init.priority;
+    this.reducer = init.reducer;
+    this.runAt = init.runAt;
+    this.background = init.background;
+  }
+}
+
+/** A FIFO of jobs: push at the tail, shift from the head, both O(1) amortised. */
+export class JobQueue {
+  #items: (Job | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(job: Job): void {
+    this.#items.push(job);
+  }
+
+  peek(): Job | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): Job | undefined {
+    const items = this.#items;
+    if (this.#head >= items.length) return undefined;
+    const job = items[this.#head];
+    items[this.#head++] = undefined; // let the job go
+    if (this.#head === items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= items.length) {
+      this.#items = items.slice(this.#head);
+      this.#head = 0;
+    }
+    return job;
+  }
+
+  /** Removes the jobs for which `remove` returns true, keeping the order of the rest. */
+  removeWhere(remove: (job: Job) => boolean): void {
+    const kept: Job[] = [];
+    for (const job of this) if (!remove(job)) kept.push(job);
+    this.#items = kept;
+    this.#head = 0;
+  }
+
+  *[Symbol.iterator](): Iterator<Job> {
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as Job;
+  }
+}
+
+/**
+ * A function name the server knows
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
+ * "Per function").
+ */
+export class FunctionEntry {
+  readonly name: string;
+  /** Runnable jobs by priority: high, normal, low. Abandoned jobs stay until they reach a head. */
+  readonly queues: readonly [JobQueue, JobQueue, JobQueue] = [
+    new JobQueue(),
+    new JobQueue(),
+    new JobQueue(),
+  ];
+  /** De-duplication index: unique (or the `-` payload key) to its queued or running job. */
+  readonly uniques = new Map<string, Job>();
+  /** Registered peers and how many registrations each has. */
+  readonly workers = new Map<Peer, number>();
+  /** CAN_DO registrations, duplicates counted (`status` fourth column). */
+  registrations = 0;
+  /** Jobs of this function in any state but gone: the `status` total and the maxqueue count. */
+  total = 0;
+  running = 0;
+  /** Epoch jobs not yet due; `prioritystatus` counts them as normal, as gearmand does. */
+  delayed = 0;
+  /** Abandoned jobs still sitting in the queues. */
+  abandonedQueued = 0;
+  limits: QueueLimits;
+
+  constructor(name: string, limits: QueueLimits = [0, 0, 0]) {
+    this.name = name;
+    this.limits = limits;
+  }
+
+  /** Jobs in the queues, abandoned ones included. */
+  get queued(): number {
+    return this.queues[0].length + this.queues[1].length + this.queues[2].length;
+  }
+
+  /**
+   * Whether a new job of this priority is refused
+   * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits)):
+   * the function's total, all priorities, queued and running, is at or above the priority's limit;
+   * 0 is unlimited.
+   */
+  isFull(priority: Priority): boolean {
+    const limit = this.limits[priority];
+    return limit > 0 && this.total >= limit;
+  }
+
+  /** The head of the highest non-empty priority, without taking it. */
+  peek(): Job | undefined {
+    return this.queues[0].peek() ?? this.queues[1].peek() ?? this.queues[2].peek();
+  }
+
+  /** Takes the oldest job of the highest non-empty priority. */
+  shift(): Job | undefined {
+    const [high, normal, low] = this.queues;
+    if (high.length > 0) return high.shift();
+    if (normal.length > 0) return normal.shift();
+    return low.shift();
+  }
+}
+
+/** One CAN_DO or CAN_DO_TIMEOUT of a connection. */
+export interface Registration {
+  readonly fn: FunctionEntry;
+  /** Server-side time limit per job in milliseconds, or 0 for none (plain CAN_DO). */
+  readonly timeout: number;
+}
+
+/**
+ * The protocol state of one peer connection
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
+ * "Per connection"), without the socket. `PeerConnection` extends it; unit tests use a recording
+ * subclass.
+ */
+export abstract class Peer {
+  /** Shown as the first column of the `workers` admin listing, where gearmand shows its fd. */
+  readonly id: number;
+  /** Shown as the second column of `workers`. */
+  readonly remoteAddress: string;
+  /** SET_CLIENT_ID; `-` until one is set. */
+  clientId = '-';
+  /** OPTION_REQ `exceptions`: receive WORK_EXCEPTION instead of WORK_FAIL. */
+  exceptions = false;
+  /** PRE_SLEEP was sent and no GRAB since. */
+  sleeping = false;
+  /**
+   * A NOOP was sent for the current sleep
+   * ([protocol.md 5.2](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#52-getting-work):
+   * at most one per sleep).
+   */
+  noopSent = false;
+  /** CAN_DO registrations, oldest first; duplicates allowed (section 11, item 29). */
+  readonly registrations: Registration[] = [];
+  /** Jobs assigned to this peer, in the order they were assigned. */
+  readonly held = new Set<Job>();
+  /** Foreground jobs this peer waits on, with how many of its submissions wait on each. */
+  readonly waiting = new Map<Job, number>();
+  /** Set once the peer has gone; nothing more is sent to it. */
+  gone = false;
+
+  constructor(id: number, remoteAddress: string) {
+    this.id = id;
+    this.remoteAddress = remoteAddress;
+  }
+
+  /** Queues a frame for this peer. Frames go out in the order they were queued. */
+  abstract send(frame: Buffer): void;
+
+  /** Whether this peer has more output queued than it should (see `PeerConnection`). */
+  abstract get congested(): boolean;
+
+  /**
+   * Stops reading from this peer until `other` has drained its output: the backpressure for
+   * WORK_* packets this peer produces and `other` does not read.
+   */
+  abstract pauseUntilDrained(other: Peer): void;
+}

@@ -1,0 +1,96 @@
+import { Buffer } from 'node:buffer';
+import {
+  encodePacket,
+  encodePacketParts,
+  HEADER_SIZE,
+  MAGIC_RES,
+  PACKET_TYPES,
+  type PacketInit,
+  type PacketOf,
+} from '@gearmanode/protocol';
+import type { Job, Peer } from './model.js';
+
+/** The frames the server sends to peers: canned ones encoded once, and WORK_* forwarding. */
+
+export const NOOP = encodePacket({ type: 'NOOP' });
+export const NO_JOB = encodePacket({ type: 'NO_JOB' });
+
+function error(code: string, message: string): Buffer {
+  return encodePacket({ type: 'ERROR', code, message });
+}
+
+/** PROTOCOL section 8: codes and messages as gearmand 1.1.20 sends them. */
+export const ERRORS = {
+  INVALID_MAGIC: error('INVALID_MAGIC', 'Request magic expected'),
+  INVALID_COMMAND: error('INVALID_COMMAND', 'Command not expected'),
+  UNKNOWN_OPTION: error('UNKNOWN_OPTION', 'Server does not recognize given option'),
+  UNIQUE_TOO_LARGE: error('ARGUMENT_TOO_LARGE', 'Unique value too large'),
+  QUEUE_FULL: error('QUEUE_ERROR', 'Job queue is full'),
+  SHUTTING_DOWN: error('SHUTDOWN_GRACEFUL', 'Server is shutting down'),
+  NOT_FOUND_DATA: error('JOB_NOT_FOUND', 'Job does not exist on server'),
+  NOT_FOUND_RESULT: error('JOB_NOT_FOUND', 'Job given in work result not found'),
+  NOT_FOUND_EXCEPTION: error(
+    'JOB_NOT_FOUND',
+    'An exception was received for a job that does not exist',
+  ),
+} as const;
+
+/**
+ * OPTION_RES echoing the request's body, built by hand: the body may end in NUL bytes, which
+ * the encoder refuses in a name.
+ */
+export function optionResponse(option: string): Buffer {
+  const body = Buffer.from(option, 'utf8');
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + body.length);
+  frame.writeUInt32BE(MAGIC_RES, 0);
+  frame.writeUInt32BE(PACKET_TYPES.OPTION_RES.number, 4);
+  frame.writeUInt32BE(body.length, 8);
+  body.copy(frame, HEADER_SIZE);
+  return frame;
+}
+
+/** Sends a response whose payload goes out as its own chunk, without a copy. */
+export function sendParts(peer: Peer, packet: PacketInit): void {
+  const parts = encodePacketParts(packet);
+  peer.send(parts[0]);
+  if (parts.length === 2) peer.send(parts[1]);
+}
+
+/** WORK_FAIL for a job: the bare handle. */
+export function failOf(job: Job): PacketInit {
+  return { type: 'WORK_FAIL', handle: job.handle };
+}
+
+/** Sends one frame to every waiter of a job. */
+export function broadcast(job: Job, frame: Buffer): void {
+  for (const waiter of job.waiters) waiter.send(frame);
+}
+
+/**
+ * Sends one packet to every waiter, once per submission
+ * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)),
+ * pausing `source` (the worker) while a waiter is congested.
+ */
+export function forward(source: Peer, job: Job, packet: PacketInit): void {
+  const parts = encodePacketParts(packet, { magic: 'RES' });
+  for (const waiter of job.waiters) {
+    for (const part of parts) waiter.send(part);
+    if (waiter !== source && waiter.congested) source.pauseUntilDrained(waiter);
+  }
+}
+
+/** WORK_EXCEPTION to waiters that asked for exceptions, WORK_FAIL (bare handle) to others. */
+export function forwardException(source: Peer, job: Job, packet: PacketOf<'WORK_EXCEPTION'>): void {
+  let exception: [Buffer] | [Buffer, Buffer] | undefined;
+  let fail: Buffer | undefined;
+  for (const waiter of job.waiters) {
+    if (waiter.exceptions) {
+      exception ??= encodePacketParts(packet, { magic: 'RES' });
+      for (const part of exception) waiter.send(part);
+    } else {
+      fail ??= encodePacket(failOf(job), { magic: 'RES' });
+      waiter.send(fail);
+    }
+    if (waiter !== source && waiter.congested) source.pauseUntilDrained(waiter);
+  }
+}
