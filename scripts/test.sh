@@ -108,6 +108,13 @@ pnpm lint:ci || failed+=(lint)
 step 'typecheck (tsc -b)'
 pnpm typecheck || failed+=(typecheck)
 
+# The tarballs as an npm user gets them (needs the npm registry): see scripts/pack-check.sh.
+step 'pack check (pack, install with npm, use)'
+bash scripts/pack-check.sh || failed+=(pack-check)
+
+step 'API reference (typedoc, warnings are errors)'
+pnpm run docs || failed+=(docs)
+
 # Prints the path of a working node binary of major version $1: the current node if it is that
 # version, else one installed from the npm registry's `node` package (kept between runs).
 node_binary() {

@@ -37,6 +37,9 @@ const readmes = [
   'README.md',
   ...readdirSync(join(ROOT, 'packages')).map((name) => `packages/${name}/README.md`),
   ...examples.map((name) => `examples/${name}/README.md`),
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
 ];
 
 describe('every TypeScript snippet of a README is in an example', () => {

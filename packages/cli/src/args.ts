@@ -90,13 +90,13 @@ export function parseCommandArgs<O extends OptionSpecs>(
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: [...before],
+      args: attachNegativeValues(before, all),
       options: config,
       allowPositionals: true,
       strict: true,
     });
   } catch (error) {
-    throw new UsageError(parseArgsMessage(error), command);
+    throw new UsageError(parseArgsMessage(error, all), command);
   }
   return {
     values: parsed.values as ParsedValues<O>,
@@ -105,11 +105,48 @@ export function parseCommandArgs<O extends OptionSpecs>(
   };
 }
 
+/**
+ * Writes `--port -1` as `--port=-1` (and `-p -1` likewise) for options that take a value, so that
+ * a negative number reaches the option's own check ("--port must be an integer from 0 to 65535")
+ * instead of parseArgs' "argument is ambiguous".
+ */
+function attachNegativeValues(argv: readonly string[], options: OptionSpecs): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    const name = optionName(arg, options);
+    if (name !== undefined && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+// The long name of the value-taking option written as `arg` (`--port` or `-p`), if it is one.
+function optionName(arg: string, options: OptionSpecs): string | undefined {
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.type !== 'string') continue;
+    if (arg === `--${name}` || (spec.short !== undefined && arg === `-${spec.short}`)) return name;
+  }
+  return undefined;
+}
+
 // parseArgs messages are long and mention `args`/`strict`; keep the first sentence.
-function parseArgsMessage(error: unknown): string {
+function parseArgsMessage(error: unknown, options: OptionSpecs): string {
   const message = error instanceof Error ? error.message : String(error);
   const unknown = /^Unknown option '([^']+)'/.exec(message);
   if (unknown) return `unknown option ${unknown[1]}`;
+  const ambiguous = /^Option '(?:-\w, )?([^' ]+)[^']*' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    const written = ambiguous[1] as string;
+    const short = Object.entries(options).find(([, spec]) => `-${spec.short}` === written);
+    const long = short === undefined ? written : `--${short[0]}`;
+    return `option ${written} needs a value; for one that starts with -, write ${long}=<value>`;
+  }
   const missing = /^Option '([^']+)' argument missing/.exec(message);
   if (missing) {
     // parseArgs writes "-t, --timeout <value>"; the long name is enough.
@@ -217,4 +254,36 @@ export function parsePriority(text: string, command?: string): Priority {
     `--priority must be low, normal or high, got ${JSON.stringify(text)}`,
     command,
   );
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** The largest packet body the protocol can describe: its length field is 32 bits. */
+const MAX_PACKET_LIMIT = 2 ** 32 - 1;
+
+/**
+ * Parses a size in bytes: a whole number (`67108864`), optionally with a binary unit, `K`/`KiB`,
+ * `M`/`MiB` or `G`/`GiB` (`128MiB`, `1G`). Returns bytes.
+ * @throws UsageError naming `option` for anything else, 0, or more than 4 GiB − 1.
+ */
+export function parseSize(text: string, option: string, command?: string): number {
+  const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = match === null ? undefined : SIZE_UNITS[(match[2] as string).toLowerCase()];
+  const value = match === null || unit === undefined ? Number.NaN : Number(match[1]) * unit;
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_PACKET_LIMIT) {
+    throw new UsageError(
+      `${option} must be a size from 1 byte to 4GiB-1, such as 67108864, 128MiB or 1GiB, got ${JSON.stringify(text)}`,
+      command,
+    );
+  }
+  return value;
 }

@@ -44,6 +44,11 @@ const SUBMIT_OPTIONS = {
     description: 'give up waiting (30, 30s, 500ms, 2m); the job may still run',
   },
   quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
+  'max-packet-size': {
+    type: 'string',
+    value: 'bytes',
+    description: 'largest packet sent or accepted, e.g. 128MiB (default 64MiB)',
+  },
 } as const satisfies OptionSpecs;
 
 const WORK_OPTIONS = {
@@ -75,6 +80,11 @@ const WORK_OPTIONS = {
     description: 'fail jobs with WORK_FAIL, without the exit status and stderr',
   },
   id: { type: 'string', value: 'name', description: "client id shown by 'gearmanode workers'" },
+  'max-packet-size': {
+    type: 'string',
+    value: 'bytes',
+    description: 'largest packet sent or accepted, e.g. 128MiB (default 64MiB)',
+  },
 } as const satisfies OptionSpecs;
 
 const TOP_OPTIONS = {

@@ -6,6 +6,7 @@ import {
   parseDuration,
   parseInteger,
   parsePriority,
+  parseSize,
   splitCommand,
 } from '../src/args.js';
 import { EXIT, UsageError } from '../src/errors.js';
@@ -176,3 +177,41 @@ function catchError(fn: () => unknown): unknown {
   }
   throw new Error('expected an error');
 }
+
+describe('negative numbers', () => {
+  test('reach the option as its value, for its own check to judge', () => {
+    const server = parseCommandArgs('server', COMMANDS.server.options, ['--port', '-1']);
+    expect(server.values.port).toBe('-1');
+    const short = parseCommandArgs('server', COMMANDS.server.options, ['-p', '-1']);
+    expect(short.values.port).toBe('-1');
+    const submit = parseCommandArgs('submit', COMMANDS.submit.options, ['-t', '-.5', 'f']);
+    expect(submit.values.timeout).toBe('-.5');
+    expect(submit.positionals).toEqual(['f']);
+  });
+
+  test('another value starting with - says how to pass it', () => {
+    const attempt = () => parseCommandArgs('submit', COMMANDS.submit.options, ['-u', '-key', 'f']);
+    expect(attempt).toThrow(UsageError);
+    expect(attempt).toThrow(
+      'option -u needs a value; for one that starts with -, write --unique=<value>',
+    );
+    expect(
+      parseCommandArgs('submit', COMMANDS.submit.options, ['--unique=-key', 'f']).values.unique,
+    ).toBe('-key');
+  });
+});
+
+describe('parseSize', () => {
+  test('takes bytes and binary units', () => {
+    expect(parseSize('67108864', '--max-packet-size')).toBe(64 * 1024 * 1024);
+    expect(parseSize('128MiB', '--max-packet-size')).toBe(128 * 1024 * 1024);
+    expect(parseSize('1g', '--max-packet-size')).toBe(1024 ** 3);
+    expect(parseSize('512 K', '--max-packet-size')).toBe(512 * 1024);
+  });
+
+  test.each(['0', '-1', '4GiB', '1.5M', 'big', '10TB'])('rejects %j', (text) => {
+    expect(() => parseSize(text, '--max-packet-size', 'submit')).toThrow(
+      /^--max-packet-size must be a size from 1 byte to 4GiB-1/,
+    );
+  });
+});

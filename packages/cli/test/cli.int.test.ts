@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, inject, test } from 'vitest';
 import { freePort, waitFor } from '../../../test/helpers.js';
 import { EXIT } from '../src/errors.js';
-import { runCli, spawnCli } from './support/binary.js';
+import { CLI_COMMAND, cliEnv, runCli, spawnCli } from './support/binary.js';
 
 // The real binary (node + tsx on src/cli.ts, see support/binary.ts) against the real gearmand
 // of the integration project: help, usage and connection errors, and `gearmanode server`.
@@ -29,6 +32,23 @@ onGearmand('the binary', () => {
       expect(help.text).toMatch(/^Usage: gearmanode \S+/);
       expect(help.text).toContain('\nExamples:\n');
     }
+  });
+
+  test('-V and --version print the same version on both binaries', async () => {
+    const [node, importFlag, loader] = CLI_COMMAND as [string, string, string];
+    const serverEntry = fileURLToPath(new URL('../../server/src/cli.ts', import.meta.url));
+    const serverBin = (flag: string) =>
+      promisify(execFile)(node, [importFlag, loader, serverEntry, flag], { env: cliEnv() });
+    const [long, short, serverLong, serverShort] = await Promise.all([
+      runCli(['--version']),
+      runCli(['-V']),
+      serverBin('--version'),
+      serverBin('-V'),
+    ]);
+    expect(long.text).toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect(short.text).toBe(long.text);
+    expect(serverLong.stdout).toBe(long.text);
+    expect(serverShort.stdout).toBe(long.text);
   });
 
   test('a usage error is one line plus a hint, exit 2, and a stack only with --verbose', async () => {

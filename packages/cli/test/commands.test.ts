@@ -497,6 +497,87 @@ describe('server', () => {
   });
 });
 
+describe('arguments are checked before anything connects', () => {
+  // Nothing listens on port 1: a check that waited for a connection would report exit 6 instead.
+  const down = { env: { GEARMAN_SERVERS: '127.0.0.1:1' } };
+
+  test('a 64-byte --unique, an empty function name, a bad --id', async () => {
+    const unique = await exec(['submit', '--unique', 'u'.repeat(64), 'f', 'x'], down);
+    expect(unique.code).toBe(EXIT.USAGE);
+    expect(unique.stderr).toMatch(/^gearmanode: --unique/);
+    const name = await exec(['submit', '', 'x'], down);
+    expect(name.code).toBe(EXIT.USAGE);
+    expect(name.stderr).toMatch(/^gearmanode: <function>/);
+    const id = await exec(['work', '--id', 'two words', 'f', '--', 'cat'], down);
+    expect(id.code).toBe(EXIT.USAGE);
+    expect(id.stderr).toMatch(/^gearmanode: --id/);
+  });
+
+  test('a job larger than --max-packet-size names the option', async () => {
+    const { code, stderr } = await exec(
+      ['submit', '--max-packet-size', '1KiB', 'f', 'x'.repeat(2000)],
+      down,
+    );
+    expect(code).toBe(EXIT.USAGE);
+    expect(stderr).toContain('more than the packet limit of 1024; raise it with --max-packet-size');
+    const bad = await exec(['work', '--max-packet-size', 'lots', 'f', '--', 'cat'], down);
+    expect(bad.code).toBe(EXIT.USAGE);
+    expect(bad.stderr).toMatch(/^gearmanode: --max-packet-size must be a size/);
+  });
+
+  test('negative numbers get the message of their option', async () => {
+    const port = await exec(['server', '--port', '-1']);
+    expect(port.code).toBe(EXIT.USAGE);
+    expect(port.stderr).toMatch(/^gearmanode: --port must be an integer from 0 to 65535, got "-1"/);
+    const timeout = await exec(['submit', '-t', '-5', 'f', 'x'], down);
+    expect(timeout.code).toBe(EXIT.USAGE);
+    expect(timeout.stderr).toMatch(/^gearmanode: --timeout must be a duration/);
+  });
+
+  test('a malformed server list', async () => {
+    const { code, stderr } = await exec(['status', '--servers', 'host:4730:5']);
+    expect(code).toBe(EXIT.USAGE);
+    expect(stderr).toMatch(/^gearmanode: --servers: "host:4730:5" is not host:port/);
+  });
+});
+
+describe('submit and top tell what is wrong', () => {
+  test('a job larger than the default limit passes with --max-packet-size', async () => {
+    const name = uniqueName('big');
+    const worker = await libraryWorker(name, async (job) => {
+      await job.complete(String(job.payload.length));
+    });
+    try {
+      const { code, stdout } = await exec([
+        'submit',
+        '--max-packet-size',
+        '1MiB',
+        name,
+        'y'.repeat(100_000),
+      ]);
+      expect(code).toBe(EXIT.OK);
+      expect(stdout).toBe('100000');
+    } finally {
+      await worker.close();
+    }
+  });
+
+  test('submit says on stderr when no worker has registered the function', async () => {
+    const name = uniqueName('nobody');
+    const { code, stderr } = await exec(['submit', '--timeout', '6s', name, 'x']);
+    expect(code).toBe(EXIT.TIMEOUT);
+    expect(stderr).toContain(
+      `gearmanode: no worker has registered ${name} on ${address}; the job waits until one does\n`,
+    );
+  }, 20_000); // the notice comes after NO_WORKER_NOTICE_DELAY, the timeout after 6 s
+
+  test('top exits 6 when it never reached a server', async () => {
+    const { code, stderr } = await exec(['top', '-n', '1', '-s', '127.0.0.1:1']);
+    expect(code).toBe(EXIT.CONNECTION);
+    expect(stderr).toMatch(/^gearmanode: no job server was reached \(127\.0\.0\.1:1: /);
+  });
+});
+
 async function statusOf(servers: string) {
   const { stdout } = await exec(['status', '--json', '-s', servers]);
   return JSON.parse(stdout) as { functionName: string; running: number; queued: number }[];

@@ -27,4 +27,22 @@ describe('resolveServers', () => {
     );
     expect(() => resolveServers(',', {})).toThrow(/at least one server/);
   });
+
+  test('rejects a malformed list before anything connects', () => {
+    expect(() => resolveServers('host:4730:5', {})).toThrow(
+      /^--servers: "host:4730:5" is not host:port \(an IPv6 address goes in brackets/,
+    );
+    expect(() => resolveServers('a:1,,b:2', {})).toThrow(/an empty entry between commas/);
+    expect(() => resolveServers('host:', {})).toThrow(/"host:" has no port after the colon/);
+    expect(() => resolveServers('[::1]:', {})).toThrow(/has no port after the colon/);
+    expect(() => resolveServers('[nope]:4730', {})).toThrow(/nope in brackets is not an IPv6/);
+    expect(() => resolveServers(undefined, { GEARMAN_SERVERS: 'h:1:2' })).toThrow(
+      /^GEARMAN_SERVERS: "h:1:2"/,
+    );
+  });
+
+  test('still takes a bare IPv6 address, with the default port', () => {
+    expect(resolveServers('::1', {})).toEqual(['[::1]:4730']);
+    expect(resolveServers('fe80::1', {})).toEqual(['[fe80::1]:4730']);
+  });
 });

@@ -48,11 +48,12 @@ export interface AdminCallOptions {
 }
 
 /**
- * The admin text protocol of one job server (protocol.md section 9). Every method rejects with
- * AdminError (`ERR_ADMIN`, see `adminCode`) when the server answers `ERR …`, TimeoutError
- * (`ERR_TIMEOUT`), ConnectionError (`ERR_CONNECTION`), ProtocolError (`ERR_PROTOCOL`) for a
- * reply that does not parse, ClosedError (`ERR_CLOSED`) after close, or InvalidArgumentError for
- * a name the text protocol cannot carry (a space, CR, LF).
+ * The admin text protocol of one job server
+ * ([protocol.md section 9](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#9-admin-text-protocol)).
+ * Every method rejects with AdminError (`ERR_ADMIN`, see `adminCode`) when the server answers `ERR
+ * …`, TimeoutError (`ERR_TIMEOUT`), ConnectionError (`ERR_CONNECTION`), ProtocolError
+ * (`ERR_PROTOCOL`) for a reply that does not parse, ClosedError (`ERR_CLOSED`) after close, or
+ * InvalidArgumentError for a name the text protocol cannot carry (a space, CR, LF).
  */
 export interface Admin extends AsyncDisposable {
   /** `status`: jobs and workers per function. */

@@ -121,11 +121,13 @@ export interface Client extends AsyncDisposable {
     payload: Payload,
     options?: SubmitOptions & { encoding?: undefined },
   ): Promise<Buffer>;
+  /** As above, resolving with the result decoded as `encoding`. */
   submit(
     name: string,
     payload: Payload,
     options: SubmitOptions & { encoding: BufferEncoding },
   ): Promise<string>;
+  /** As above: a string with `encoding`, a Buffer without. */
   submit(name: string, payload: Payload, options?: SubmitOptions): Promise<Buffer | string>;
 
   /**
@@ -141,11 +143,13 @@ export interface Client extends AsyncDisposable {
     payload: Payload,
     options?: SubmitOptions & { encoding?: undefined },
   ): JobRun<Buffer>;
+  /** As above, with `data` and `warning` chunks and the result decoded as `encoding`. */
   start(
     name: string,
     payload: Payload,
     options: SubmitOptions & { encoding: BufferEncoding },
   ): JobRun<string>;
+  /** As above: strings with `encoding`, Buffers without. */
   start(name: string, payload: Payload, options?: SubmitOptions): JobRun<Buffer | string>;
 
   /**
@@ -161,6 +165,7 @@ export interface Client extends AsyncDisposable {
    * a server that knows the job wins. Rejects with TimeoutError, ConnectionError, ClosedError.
    */
   getStatus(handle: string, options?: RequestOptions): Promise<JobStatus>;
+  /** As above, by the job's unique (GET_STATUS_UNIQUE). */
   getStatus(query: { unique: string }, options?: RequestOptions): Promise<UniqueJobStatus>;
 
   /** Sends ECHO_REQ to one server and resolves with the echoed bytes. */

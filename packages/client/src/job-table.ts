@@ -3,7 +3,8 @@ import type { Submission } from './submission.js';
 
 /**
  * Several submissions of one connection that share a handle: coalesced submits of the same
- * unique. gearmand sends every WORK_* packet once per submission (protocol.md section 11,
+ * unique. gearmand sends every WORK_* packet once per submission
+ * ([protocol.md section 11](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#11-gearmand-1120-as-observed),
  * item 10), all copies of one packet in a row, so copy `k` of a packet belongs to waiter `k`.
  */
 class WaiterGroup {
@@ -46,9 +47,11 @@ export function isJobPacket(packet: Packet): packet is JobPacket {
 }
 
 /**
- * The created foreground jobs of one socket, by handle (protocol.md section 4.1): where each
- * WORK_* packet goes. A submission whose caller gave up stays as a "ghost" until its terminal
- * packet, so that the packets of the others sharing its handle still reach the right waiter.
+ * The created foreground jobs of one socket, by handle
+ * ([protocol.md section 4.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#41-submitting)):
+ * where each WORK_* packet goes. A submission whose caller gave up stays as a "ghost" until its
+ * terminal packet, so that the packets of the others sharing its handle still reach the right
+ * waiter.
  */
 export class JobTable {
   readonly #slots = new Map<string, Slot>();

@@ -32,6 +32,7 @@ export class Deadlines<T extends Timed> {
     set.add(entry);
   }
 
+  /** Forgets an entry: it will not expire. Entries not held are ignored. */
   delete(entry: T): void {
     if (this.#sets.get(entry.timeout)?.delete(entry)) this.#size--;
   }

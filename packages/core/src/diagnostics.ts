@@ -121,10 +121,10 @@ export type DisconnectMessage = Extract<ConnectionEvent, { type: 'disconnect' }>
 export type ReconnectingMessage = Extract<ConnectionEvent, { type: 'reconnecting' }>;
 
 /** The submit TracingChannel; publish through `startTrace` and `settleTrace`. */
-export const submitChannel: TracingChannel<unknown, ClientSubmitContext> =
+export const submitChannel: TracingChannel<object, ClientSubmitContext> =
   diagnostics.tracingChannel(DIAGNOSTICS_CHANNELS.clientSubmit);
 /** The job TracingChannel; publish through `startTrace` and `settleTrace`. */
-export const jobChannel: TracingChannel<unknown, WorkerJobContext> = diagnostics.tracingChannel(
+export const jobChannel: TracingChannel<object, WorkerJobContext> = diagnostics.tracingChannel(
   DIAGNOSTICS_CHANNELS.workerJob,
 );
 /** The retry channel. */
@@ -137,7 +137,7 @@ const disconnectChannel = diagnostics.channel(DIAGNOSTICS_CHANNELS.disconnect);
 const reconnectingChannel = diagnostics.channel(DIAGNOSTICS_CHANNELS.reconnecting);
 
 /** Whether any of a TracingChannel's five channels has a subscriber, asking each. */
-export function anySubscribed(channel: TracingChannel<unknown, object>): boolean {
+export function anySubscribed(channel: TracingChannel<object, object>): boolean {
   return (
     channel.start.hasSubscribers ||
     channel.end.hasSubscribers ||
@@ -151,17 +151,14 @@ export function anySubscribed(channel: TracingChannel<unknown, object>): boolean
  * Whether any of a TracingChannel's five channels has a subscriber. Node has the getter on
  * TracingChannel since 20.13 (and 22.0); before that, the channels are asked one by one.
  */
-export const isTraced: (channel: TracingChannel<unknown, object>) => boolean =
+export const isTraced: (channel: TracingChannel<object, object>) => boolean =
   'hasSubscribers' in submitChannel ? (channel) => channel.hasSubscribers : anySubscribed;
 
 /**
  * Publishes `start` and `end` for an operation whose synchronous part is over, as
  * `tracePromise` does around the call that returns the promise.
  */
-export function startTrace<C extends object>(
-  channel: TracingChannel<unknown, C>,
-  context: C,
-): void {
+export function startTrace<C extends object>(channel: TracingChannel<object, C>, context: C): void {
   channel.start.publish(context);
   channel.end.publish(context);
 }
@@ -171,7 +168,7 @@ export function startTrace<C extends object>(
  * `error` set by the caller), then `asyncStart` and `asyncEnd`.
  */
 export function settleTrace<C extends object>(
-  channel: TracingChannel<unknown, C>,
+  channel: TracingChannel<object, C>,
   context: C,
   failed: boolean,
 ): void {

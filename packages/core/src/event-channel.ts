@@ -18,6 +18,7 @@ export class EventChannel<T> {
     return this.#subscribers.size;
   }
 
+  /** Hands an event to every live iterator (each keeps at most `limit` unread). */
   push(event: T): void {
     for (const subscriber of this.#subscribers) subscriber.push(event);
   }
@@ -29,6 +30,7 @@ export class EventChannel<T> {
     this.#subscribers.clear();
   }
 
+  /** A new iterator of the events pushed from now on, until it returns or the channel ends. */
   subscribe(): AsyncIterableIterator<T> {
     const subscriber = new Subscriber<T>(this.#limit, () => this.#subscribers.delete(subscriber));
     if (this.#ended) subscriber.end();

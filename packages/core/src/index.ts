@@ -1,3 +1,6 @@
+// The declarations name Node.js types (Buffer, Socket, EventEmitter): reference them, so that a
+// project whose tsconfig lists no `types` (TypeScript 7's default) still compiles against them.
+/// <reference types="node" preserve="true" />
 // The shared layer of gearmanode's client and worker: for its own packages, with no semver
 // promise of its own (see README.md).
 export {

@@ -11,6 +11,7 @@ export class Queue<T> {
     return this.#size;
   }
 
+  /** Adds an item at the back. */
   push(item: T): void {
     if (this.#size === this.#items.length) this.#grow();
     this.#items[(this.#head + this.#size) & (this.#items.length - 1)] = item;
@@ -25,10 +26,12 @@ export class Queue<T> {
     this.#size++;
   }
 
+  /** The front item without removing it; undefined when empty. */
   peek(): T | undefined {
     return this.#size === 0 ? undefined : this.#items[this.#head];
   }
 
+  /** Removes and returns the front item; undefined when empty. */
   shift(): T | undefined {
     if (this.#size === 0) return undefined;
     const item = this.#items[this.#head];

@@ -1,7 +1,8 @@
 /**
- * The admin text protocol (protocol.md section 9): commands as data, their encoding, and an
- * incremental parser of the replies for clients; request parsing and reply encoding for servers.
- * Like the binary codec it does no I/O.
+ * The admin text protocol
+ * ([protocol.md section 9](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#9-admin-text-protocol)):
+ * commands as data, their encoding, and an incremental parser of the replies for clients; request
+ * parsing and reply encoding for servers. Like the binary codec it does no I/O.
  */
 export {
   ADMIN_REPLY_SHAPES,

@@ -12,7 +12,9 @@ import {
  *
  * String fields are decoded now, so that a short handle does not keep a large chunk alive; the
  * `data` field stays a view into `buf` (no copy). Never looks past `end` for a separator, which
- * is where gearmand 1.1.20 loses sync (protocol.md section 11, item 6).
+ * is where gearmand 1.1.20 loses sync
+ * ([protocol.md section 11](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#11-gearmand-1120-as-observed),
+ * item 6).
  *
  * @throws ProtocolError (`TOO_FEW_FIELDS`) when the body has fewer NULs than the type needs.
  */

@@ -6,7 +6,9 @@ import { MAX_CLIENT_ID_SIZE, MAX_FUNCTION_NAME_SIZE, MAX_UNIQUE_SIZE } from './l
 // caller's InvalidArgumentError and never a server's silence or a cut-off name.
 
 /**
- * Checks a function name: 1 to 512 bytes (libgearman's range, protocol.md section 10), no NUL.
+ * Checks a function name: 1 to 512 bytes (libgearman's range,
+ * [protocol.md section 10](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#10-limits)),
+ * no NUL.
  * @throws InvalidArgumentError naming `field`.
  */
 export function checkFunctionName(value: unknown, field = 'name'): string {
@@ -22,7 +24,8 @@ export function checkFunctionName(value: unknown, field = 'name'): string {
 }
 
 /**
- * Checks a unique: gearmand mishandles 64 bytes and refuses more (protocol.md section 11,
+ * Checks a unique: gearmand mishandles 64 bytes and refuses more
+ * ([protocol.md section 11](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#11-gearmand-1120-as-observed),
  * item 16).
  * @throws InvalidArgumentError unless it is a string of at most 63 bytes without NUL.
  */

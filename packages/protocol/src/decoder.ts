@@ -24,9 +24,10 @@ export interface DecoderOptions {
    */
   maxPacketSize?: number;
   /**
-   * Accept admin text lines between packets, as a job server must (protocol.md section 1): a
-   * unit whose first byte is not zero is a line, passed here without its `\r\n` or `\n`.
-   * Without it, such a byte is a bad magic.
+   * Accept admin text lines between packets, as a job server must
+   * ([protocol.md section 1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#1-connections)):
+   * a unit whose first byte is not zero is a line, passed here without its `\r\n` or `\n`. Without
+   * it, such a byte is a bad magic.
    */
   onText?: (line: string) => void;
   /** The longest text line accepted, in bytes. @default 8192 (gearmand's buffer) */

@@ -1,5 +1,6 @@
 /**
- * The 12-byte header every binary packet starts with (protocol.md section 2):
+ * The 12-byte header every binary packet starts with
+ * ([protocol.md section 2](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#2-binary-packet-format)):
  *
  * ```
  *  0        4         8         12                  12 + size

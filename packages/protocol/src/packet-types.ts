@@ -1,6 +1,8 @@
 /**
- * The Gearman packet table, as data (protocol.md section 3). Every other part of the codec
- * derives from it: the type names, the field lists and the TypeScript types of packets.
+ * The Gearman packet table, as data
+ * ([protocol.md section 3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#3-packet-catalogue)).
+ * Every other part of the codec derives from it: the type names, the field lists and the TypeScript
+ * types of packets.
  *
  * `magic` says which magic a packet travels under: `REQ` towards the server, `RES` from it, and
  * `BOTH` for the WORK_* packets that a worker sends with `\0REQ` and the server relays to
@@ -93,8 +95,9 @@ export const PACKET_TYPES = {
 } as const;
 
 /**
- * What each field holds, whatever packet it is in. Numbers travel as decimal text (protocol.md
- * "Conventions"), booleans as `0`/`1`, and `data` fields are the raw bytes of the last field.
+ * What each field holds, whatever packet it is in. Numbers travel as decimal text
+ * ([protocol.md, "Conventions"](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md)),
+ * booleans as `0`/`1`, and `data` fields are the raw bytes of the last field.
  */
 export const FIELD_KINDS = {
   functionName: 'string',

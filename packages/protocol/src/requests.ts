@@ -12,7 +12,10 @@ export type SubmitType =
   | 'SUBMIT_REDUCE_JOB'
   | 'SUBMIT_REDUCE_JOB_BACKGROUND';
 
-/** What kind of job a SUBMIT_* request creates (protocol.md section 4.1). */
+/**
+ * What kind of job a SUBMIT_* request creates
+ * ([protocol.md section 4.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#41-submitting)).
+ */
 export interface SubmitKind {
   readonly priority: 'low' | 'normal' | 'high';
   /** The client does not wait for the result: JOB_CREATED ends the request. */
@@ -62,9 +65,10 @@ const set = (...types: PacketType[]): ReadonlySet<PacketType> => new Set(types);
 const created = set('JOB_CREATED');
 
 /**
- * Which packets answer each request (protocol.md section 4.1; ERROR answers any of them). A
- * connection matches replies to requests in order, so a packet not listed for the oldest
- * pending request means the stream is out of step.
+ * Which packets answer each request
+ * ([protocol.md section 4.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#41-submitting);
+ * ERROR answers any of them). A connection matches replies to requests in order, so a packet not
+ * listed for the oldest pending request means the stream is out of step.
  */
 export const REPLY_TYPES: Readonly<Partial<Record<PacketType, ReadonlySet<PacketType>>>> =
   Object.freeze({

@@ -16,9 +16,11 @@ import type { ServerLogger } from './options.js';
 import { ADMIN_VERSION } from './version.js';
 
 /**
- * The admin text protocol, server side (protocol.md section 9). `@gearmanode/protocol` parses the
- * lines and writes the replies as gearmand 1.1.20 does; this runs the commands against the
- * server's state, `shutdown [graceful]` (which gearmand dropped in 1.1.15) included.
+ * The admin text protocol, server side
+ * ([protocol.md section 9](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#9-admin-text-protocol)).
+ * `@gearmanode/protocol` parses the lines and writes the replies as gearmand 1.1.20 does; this runs
+ * the commands against the server's state, `shutdown [graceful]` (which gearmand dropped in 1.1.15)
+ * included.
  */
 
 /** What the admin commands need from the server. */

@@ -20,7 +20,7 @@ Options:
   --shutdown-timeout <ms>   how long SIGINT/SIGTERM wait for running jobs (default 30000)
   --verbose                 log every connection
   -h, --help                show this help
-  -v, --version             show the version
+  -V, --version             show the version
 
 SIGINT or SIGTERM waits for running jobs, then exits; a second signal exits at once.
 `;
@@ -44,7 +44,7 @@ async function main(): Promise<number> {
       'shutdown-timeout': { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
+      version: { type: 'boolean', short: 'V' },
     },
     strict: true,
   });

@@ -61,10 +61,11 @@ function beforeNul(text: string): string {
 }
 
 /**
- * The job server's protocol logic (protocol.md sections 4–9): answers each request of a peer in
- * order, hands the worker side to `Workers`, forwards WORK_* packets to waiting clients and runs
- * the admin commands. It owns no sockets: peers are `Peer`s, and everything it sends goes
- * through `peer.send`.
+ * The job server's protocol logic
+ * ([protocol.md sections 4–9](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#4-client-behaviour)):
+ * answers each request of a peer in order, hands the worker side to `Workers`, forwards WORK_*
+ * packets to waiting clients and runs the admin commands. It owns no sockets: peers are `Peer`s,
+ * and everything it sends goes through `peer.send`.
  */
 export class Dispatcher implements AdminTarget {
   readonly store: JobStore;
@@ -102,8 +103,9 @@ export class Dispatcher implements AdminTarget {
   }
 
   /**
-   * Forgets a peer that has gone: its jobs go back to their queues (protocol.md 5.4), its
-   * foreground jobs lose a waiter (6.4) and its registrations end.
+   * Forgets a peer that has gone: its jobs go back to their queues
+   * ([protocol.md 5.4](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#54-losing-a-worker)),
+   * its foreground jobs lose a waiter (6.4) and its registrations end.
    */
   detach(peer: Peer): void {
     if (!this.#peers.delete(peer)) return;

@@ -15,7 +15,9 @@ export const MAX_DELAY = 0x7fffffff;
 /**
  * Holds SUBMIT_JOB_EPOCH jobs until their time, in a min-heap by `runAt`, with one timer for
  * the earliest. Due jobs go to `onDue`, which queues them and wakes sleeping workers: the fix
- * for gearmand 1.1.20 leaving them unannounced (protocol.md section 11, item 26).
+ * for gearmand 1.1.20 leaving them unannounced
+ * ([protocol.md section 11](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#11-gearmand-1120-as-observed),
+ * item 26).
  */
 export class EpochScheduler {
   readonly #heap = new MinHeap<Job>(before);

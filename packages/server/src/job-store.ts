@@ -5,9 +5,10 @@ import { FunctionEntry, Job, type Peer, type Priority, type QueueLimits } from '
 
 /**
  * The key a submission de-duplicates on, or undefined when it creates a job regardless
- * (protocol.md 4.3): the unique itself; for the unique `-` with a payload, the payload bytes;
- * nothing for an empty unique or `-` with an empty payload. Payload keys start with a NUL,
- * which no unique can contain, so the two kinds share one index.
+ * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)):
+ * the unique itself; for the unique `-` with a payload, the payload bytes; nothing for an empty
+ * unique or `-` with an empty payload. Payload keys start with a NUL, which no unique can contain,
+ * so the two kinds share one index.
  */
 export function dedupeKey(unique: string, payload: Uint8Array): string | undefined {
   if (unique === '') return undefined;
@@ -150,7 +151,10 @@ export class JobStore {
     return { ok: true, job, created: true };
   }
 
-  /** Adds a foreground waiter; the same peer may wait several times (protocol.md 4.3). */
+  /**
+   * Adds a foreground waiter; the same peer may wait several times
+   * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)).
+   */
   addWaiter(job: Job, peer: Peer | undefined): void {
     if (peer === undefined) return;
     job.waiters.push(peer);
@@ -176,8 +180,10 @@ export class JobStore {
   }
 
   /**
-   * Marks a job nobody wants (protocol.md 6.4): a queued one is thrown away when it reaches the
-   * head of its queue, a running one runs on with its results dropped.
+   * Marks a job nobody wants
+   * ([protocol.md 6.4](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#64-foreground-background-abandonment)):
+   * a queued one is thrown away when it reaches the head of its queue, a running one runs on with
+   * its results dropped.
    */
   abandon(job: Job): void {
     if (job.abandoned || job.state === 'gone') return;
@@ -304,7 +310,8 @@ export class JobStore {
   }
 
   /**
-   * The job GET_STATUS_UNIQUE reports on: any function's job with this unique (protocol.md 4.4
+   * The job GET_STATUS_UNIQUE reports on: any function's job with this unique
+   * ([protocol.md 4.4](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#44-options-status-and-housekeeping)
    * says the lookup ignores the function).
    */
   findUnique(unique: string): Job | undefined {

@@ -1,7 +1,9 @@
 /**
- * The server's state as data (protocol.md 6.1): jobs, the functions they belong to with their
- * queues, and peers with their registrations. The rules that change it live in `job-store.ts`
- * and the dispatcher; nothing here sends a packet or starts a timer.
+ * The server's state as data
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state)):
+ * jobs, the functions they belong to with their queues, and peers with their registrations. The
+ * rules that change it live in `job-store.ts` and the dispatcher; nothing here sends a packet or
+ * starts a timer.
  */
 import type { Buffer } from 'node:buffer';
 import type { SubmitKind } from '@gearmanode/protocol';
@@ -22,10 +24,17 @@ export const PRIORITIES: Readonly<Record<SubmitKind['priority'], Priority>> = {
 /** Where a job is: in its function's queue, waiting for its epoch time, with a worker, or gone. */
 export type JobState = 'queued' | 'delayed' | 'running' | 'gone';
 
-/** Per-priority queue limits, high/normal/low; 0 means unlimited (protocol.md section 7). */
+/**
+ * Per-priority queue limits, high/normal/low; 0 means unlimited
+ * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits)).
+ */
 export type QueueLimits = [high: number, normal: number, low: number];
 
-/** One job in the server (protocol.md 6.1, "Per job"). */
+/**
+ * One job in the server
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
+ * "Per job").
+ */
 export class Job {
   readonly handle: string;
   /** Creation order, server-wide. */
@@ -37,13 +46,19 @@ export class Job {
   key: string | undefined;
   readonly payload: Buffer;
   readonly priority: Priority;
-  /** Reduce jobs' reducer; empty for ordinary jobs (protocol.md 6.6). */
+  /**
+   * Reduce jobs' reducer; empty for ordinary jobs
+   * ([protocol.md 6.6](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#66-reduce-jobs)).
+   */
   readonly reducer: string;
   /** Unix time in ms before which the job is not handed out; 0 when runnable at once. */
   readonly runAt: number;
   /** A background request holds the job: it survives its foreground waiters leaving. */
   background: boolean;
-  /** Peers waiting for WORK_* packets, once per submission (protocol.md 4.3). */
+  /**
+   * Peers waiting for WORK_* packets, once per submission
+   * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)).
+   */
   readonly waiters: Peer[] = [];
   worker: Peer | null = null;
   numerator = 0;
@@ -130,7 +145,11 @@ export class JobQueue {
   }
 }
 
-/** A function name the server knows (protocol.md 6.1, "Per function"). */
+/**
+ * A function name the server knows
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
+ * "Per function").
+ */
 export class FunctionEntry {
   readonly name: string;
   /** Runnable jobs by priority: high, normal, low. Abandoned jobs stay until they reach a head. */
@@ -165,8 +184,10 @@ export class FunctionEntry {
   }
 
   /**
-   * Whether a new job of this priority is refused (protocol.md section 7): the function's total,
-   * all priorities, queued and running, is at or above the priority's limit; 0 is unlimited.
+   * Whether a new job of this priority is refused
+   * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits)):
+   * the function's total, all priorities, queued and running, is at or above the priority's limit;
+   * 0 is unlimited.
    */
   isFull(priority: Priority): boolean {
     const limit = this.limits[priority];
@@ -195,8 +216,10 @@ export interface Registration {
 }
 
 /**
- * The protocol state of one peer connection (protocol.md 6.1, "Per connection"), without the
- * socket. `PeerConnection` extends it; unit tests use a recording subclass.
+ * The protocol state of one peer connection
+ * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
+ * "Per connection"), without the socket. `PeerConnection` extends it; unit tests use a recording
+ * subclass.
  */
 export abstract class Peer {
   /** Shown as the first column of the `workers` admin listing, where gearmand shows its fd. */
@@ -209,7 +232,11 @@ export abstract class Peer {
   exceptions = false;
   /** PRE_SLEEP was sent and no GRAB since. */
   sleeping = false;
-  /** A NOOP was sent for the current sleep (protocol.md 5.2: at most one per sleep). */
+  /**
+   * A NOOP was sent for the current sleep
+   * ([protocol.md 5.2](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#52-getting-work):
+   * at most one per sleep).
+   */
   noopSent = false;
   /** CAN_DO registrations, oldest first; duplicates allowed (section 11, item 29). */
   readonly registrations: Registration[] = [];

@@ -45,7 +45,8 @@ export interface ServerOptions {
    */
   maxPacketSize?: number;
   /**
-   * The queue limit every function starts with, for each priority (protocol.md section 7);
+   * The queue limit every function starts with, for each priority
+   * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits));
    * the admin command `maxqueue` changes it per function. 0 is unlimited.
    * @default 0
    */

@@ -67,8 +67,9 @@ export function broadcast(job: Job, frame: Buffer): void {
 }
 
 /**
- * Sends one packet to every waiter, once per submission (protocol.md 4.3), pausing `source`
- * (the worker) while a waiter is congested.
+ * Sends one packet to every waiter, once per submission
+ * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)),
+ * pausing `source` (the worker) while a waiter is congested.
  */
 export function forward(source: Peer, job: Job, packet: PacketInit): void {
   const parts = encodePacketParts(packet, { magic: 'RES' });

@@ -16,9 +16,10 @@ export interface WorkersOptions {
 }
 
 /**
- * The worker side of the protocol (protocol.md 5.1–5.5, 6.3): registrations, sleeping and
- * waking, handing out jobs, per-job time limits, and taking jobs back from workers that are
- * lost, time out or give up a function.
+ * The worker side of the protocol
+ * ([protocol.md 5.1–5.5](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#51-registration),
+ * 6.3): registrations, sleeping and waking, handing out jobs, per-job time limits, and taking jobs
+ * back from workers that are lost, time out or give up a function.
  */
 export class Workers {
   /** No jobs handed out and no sleepers woken: the server is draining or closing. */
@@ -94,7 +95,11 @@ export class Workers {
     this.#loseHeld(peer, undefined);
   }
 
-  /** A peer has gone: its jobs go back to their queues (protocol.md 5.4), its registrations end. */
+  /**
+   * A peer has gone: its jobs go back to their queues
+   * ([protocol.md 5.4](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#54-losing-a-worker)),
+   * its registrations end.
+   */
   forget(peer: Peer): void {
     this.#loseHeld(peer, undefined);
     for (const { fn } of peer.registrations) this.#unregister(peer, fn);

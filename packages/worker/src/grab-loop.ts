@@ -1,5 +1,6 @@
 /**
- * The grab cycle of one server connection as a pure state machine (protocol.md section 5.2):
+ * The grab cycle of one server connection as a pure state machine
+ * ([protocol.md section 5.2](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#52-getting-work)):
  *
  * ```
  *             connect                     demand and capacity() > 0: send GRAB

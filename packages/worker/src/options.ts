@@ -45,8 +45,9 @@ export interface WorkerOptions extends ConnectionTuning {
   grabMode?: GrabMode;
   /**
    * While a server has no work, grab again after this many ms even without a NOOP: gearmand
-   * sends none when an epoch job falls due (protocol.md section 11, item 26). Also the longest
-   * delay of the spin backoff. @default 1000
+   * sends none when an epoch job falls due
+   * ([protocol.md section 11](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#11-gearmand-1120-as-observed),
+   * item 26). Also the longest delay of the spin backoff. @default 1000
    */
   pollInterval?: number;
   /** Default time limit per job in ms for functions registered without one; 0 for none. @default 0 */
@@ -54,8 +55,9 @@ export interface WorkerOptions extends ConnectionTuning {
   /**
    * Also register functions that have a time limit with CAN_DO_TIMEOUT, so that the server takes
    * the job back at the deadline. **Hazardous on gearmand 1.1.20**: its timer outlives the job
-   * and has re-delivered finished jobs, corrupted counters and hung the server (protocol.md
-   * section 11, item 25). The worker enforces time limits itself either way. @default false
+   * and has re-delivered finished jobs, corrupted counters and hung the server
+   * ([protocol.md section 11](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#11-gearmand-1120-as-observed),
+   * item 25). The worker enforces time limits itself either way. @default false
    */
   serverTimeout?: boolean;
 }

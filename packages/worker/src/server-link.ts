@@ -119,8 +119,9 @@ export class ServerLink {
 
   /**
    * Unregisters `name` (CANT_DO). gearmand re-queues jobs a worker holds of a function it
-   * unregisters (protocol.md section 11, item 21): while this socket holds such jobs, the
-   * CANT_DO waits until they are settled.
+   * unregisters
+   * ([protocol.md section 11](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#11-gearmand-1120-as-observed),
+   * item 21): while this socket holds such jobs, the CANT_DO waits until they are settled.
    */
   unregister(name: string): void {
     if (!this.#registered.has(name)) return;

@@ -134,12 +134,15 @@ export interface Worker extends AsyncIterable<Job>, AsyncDisposable {
    * await worker.process();
    */
   register(name: string, handler: JobHandler): void;
+  /** Registers a function with a time limit and the handler `process()` runs for its jobs. */
   register(name: string, options: RegisterOptions, handler: JobHandler): void;
   /**
    * Unregisters a function (CANT_DO). gearmand re-queues jobs a worker holds of a function it
-   * unregisters (protocol.md section 11, item 21), so on a connection that holds such jobs the
-   * CANT_DO waits until they are settled; jobs of the function that arrive meanwhile are still
-   * handed out (and `process()` still runs its handler for them). Unknown names are ignored.
+   * unregisters
+   * ([protocol.md section 11](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#11-gearmand-1120-as-observed),
+   * item 21), so on a connection that holds such jobs the CANT_DO waits until they are settled;
+   * jobs of the function that arrive meanwhile are still handed out (and `process()` still runs its
+   * handler for them). Unknown names are ignored.
    */
   unregister(name: string): void;
   /**

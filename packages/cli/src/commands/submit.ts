@@ -1,11 +1,13 @@
 import { Buffer } from 'node:buffer';
 import { type Client, createClient, type SubmitOptions } from '@gearmanode/client';
+import { checkFunctionName, checkUnique, DEFAULT_MAX_PACKET_SIZE } from '@gearmanode/protocol';
 import {
   expectPositionals,
   type ParsedArgs,
   parseAt,
   parseDuration,
   parsePriority,
+  parseSize,
 } from '../args.js';
 import { CliError, EXIT, type ExitCode, UsageError } from '../errors.js';
 import { formatJson } from '../format/json.js';
@@ -13,6 +15,7 @@ import { ProgressBar } from '../format/progress.js';
 import { printable } from '../format/text.js';
 import type { COMMANDS } from '../help.js';
 import { type CliIO, isTerminal, readAll, write } from '../io.js';
+import { watchForWorkers } from '../no-worker-notice.js';
 import { resolveServers } from '../servers.js';
 
 type SubmitArgs = ParsedArgs<(typeof COMMANDS)['submit']['options']>;
@@ -52,17 +55,38 @@ export async function submit(args: SubmitArgs, io: CliIO): Promise<ExitCode> {
   if (values.json === true && !background) {
     throw new UsageError('--json applies to --background only (a result is raw bytes)', 'submit');
   }
+  checkArgument(() => checkFunctionName(name, '<function>'));
   const options: SubmitOptions = {};
   if (values.priority !== undefined) options.priority = parsePriority(values.priority, 'submit');
-  if (values.unique !== undefined) options.unique = values.unique;
+  if (values.unique !== undefined)
+    options.unique = checkArgument(() => checkUnique(values.unique, '--unique'));
   if (values.timeout !== undefined) {
     options.timeout = parseDuration(values.timeout, '--timeout', 'submit');
   }
   const at = values.at === undefined ? undefined : parseAt(values.at, Date.now(), 'submit');
+  const maxPacketSize =
+    values['max-packet-size'] === undefined
+      ? DEFAULT_MAX_PACKET_SIZE
+      : parseSize(values['max-packet-size'], '--max-packet-size', 'submit');
   const servers = resolveServers(values.servers, io.env);
   const payload = await readPayload(payloadArg, io);
+  // The body holds the function, the unique and the payload, with a NUL after each of the first two.
+  const body =
+    Buffer.byteLength(name) + Buffer.byteLength(options.unique ?? '') + 2 + payload.length;
+  if (body > maxPacketSize) {
+    throw new UsageError(
+      `the job is ${body} bytes, more than the packet limit of ${maxPacketSize}; raise it with ` +
+        '--max-packet-size (the job server and the worker must accept it too)',
+      'submit',
+    );
+  }
 
-  const client = await createClient({ servers, reconnect: false, heartbeatInterval: 0 });
+  const client = await createClient({
+    servers,
+    reconnect: false,
+    heartbeatInterval: 0,
+    maxPacketSize,
+  });
   try {
     if (background) {
       const handle = await client.submitBackground(name, payload, {
@@ -72,14 +96,24 @@ export async function submit(args: SubmitArgs, io: CliIO): Promise<ExitCode> {
       await write(io.stdout, values.json === true ? formatJson({ handle }) : `${handle}\n`);
       return EXIT.OK;
     }
-    return await foreground(client, name, payload, options, args, io);
+    return await foreground(client, servers, name, payload, options, args, io);
   } finally {
     client.destroy();
   }
 }
 
+// The library's argument checks, as usage errors: checked before anything connects.
+function checkArgument<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), 'submit');
+  }
+}
+
 async function foreground(
   client: Client,
+  servers: readonly string[],
   name: string,
   payload: Buffer,
   options: SubmitOptions,
@@ -95,6 +129,11 @@ async function foreground(
   io.signals.on('SIGINT', onSignal);
   io.signals.on('SIGTERM', onSignal);
   let handle: string | undefined;
+  const stopWatching = watchForWorkers(servers, name, (message) => {
+    progress?.clear();
+    io.stderr.write(`gearmanode: ${message}\n`);
+    progress?.redraw();
+  });
   try {
     const run = client.start(name, payload, { ...options, signal: aborter.signal });
     for await (const event of run) {
@@ -132,6 +171,7 @@ async function foreground(
     }
     throw describeJobError(error, handle, options.timeout);
   } finally {
+    stopWatching();
     io.signals.off('SIGINT', onSignal);
     io.signals.off('SIGTERM', onSignal);
   }

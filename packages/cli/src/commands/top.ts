@@ -1,6 +1,6 @@
 import { type Admin, createAdmin, type FunctionStatus, type WorkerInfo } from '@gearmanode/client';
 import { expectPositionals, type ParsedArgs, parseDuration, parseInteger } from '../args.js';
-import { EXIT, type ExitCode, messageFor } from '../errors.js';
+import { CliError, EXIT, type ExitCode, messageFor } from '../errors.js';
 import { type Column, formatTable } from '../format/table.js';
 import { printable, styles, truncate } from '../format/text.js';
 import type { COMMANDS } from '../help.js';
@@ -226,6 +226,8 @@ export async function top(args: TopArgs, io: CliIO): Promise<ExitCode> {
   const keys = screen && io.stdin.isTTY === true && typeof io.stdin.setRawMode === 'function';
   const admins = new Map<string, Admin>();
   let last: { current: TopSnapshot; previous: TopSnapshot | undefined } | undefined;
+  // Whether any server ever answered: a top that only ever showed errors did not work.
+  let reached = false;
   const draw = (): void => {
     if (last === undefined) return;
     const size = terminalSize(io.stdout, io.env);
@@ -262,6 +264,7 @@ export async function top(args: TopArgs, io: CliIO): Promise<ExitCode> {
       const current = await Promise.race([takeSnapshot(servers, admins, quit.signal), quitted]);
       if (current === undefined || quit.signal.aborted) break;
       last = { current, previous };
+      if (current.servers.some((server) => server.error === undefined)) reached = true;
       draw();
       previous = current;
     }
@@ -278,6 +281,10 @@ export async function top(args: TopArgs, io: CliIO): Promise<ExitCode> {
       io.stdout.write(LEAVE);
     }
     for (const admin of admins.values()) admin.destroy();
+  }
+  if (!reached && last !== undefined) {
+    const errors = last.current.servers.map((server) => `${server.server}: ${server.error}`);
+    throw new CliError(EXIT.CONNECTION, `no job server was reached (${errors.join('; ')})`);
   }
   return EXIT.OK;
 }

@@ -2,8 +2,9 @@ import { Buffer } from 'node:buffer';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { checkClientId, checkFunctionName, DEFAULT_MAX_PACKET_SIZE } from '@gearmanode/protocol';
 import { createWorker, type Job, type Worker } from '@gearmanode/worker';
-import { type ParsedArgs, parseDuration, parseInteger } from '../args.js';
+import { type ParsedArgs, parseDuration, parseInteger, parseSize } from '../args.js';
 import { CliError, EXIT, type ExitCode, messageFor, UsageError } from '../errors.js';
 import { printable } from '../format/text.js';
 import type { COMMANDS } from '../help.js';
@@ -177,6 +178,15 @@ function checkExecutable(file: string, env: CliIO['env']): void {
  * `EXIT.INTERRUPTED` when a second signal cut the drain short; rejects with a ConnectionError
  * when every server gave up.
  */
+// The library's argument checks, as usage errors: checked before anything connects.
+function usageCheck(check: () => unknown): void {
+  try {
+    check();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), 'work');
+  }
+}
+
 export async function work(args: WorkArgs, io: CliIO): Promise<ExitCode> {
   const { values } = args;
   const [name, ...extra] = args.positionals;
@@ -201,6 +211,12 @@ export async function work(args: WorkArgs, io: CliIO): Promise<ExitCode> {
     values.grace === undefined ? DEFAULT_GRACE : parseDuration(values.grace, '--grace', 'work');
   const plainFail = values['plain-fail'] === true;
   const verbose = values.verbose === true;
+  const maxPacketSize =
+    values['max-packet-size'] === undefined
+      ? DEFAULT_MAX_PACKET_SIZE
+      : parseSize(values['max-packet-size'], '--max-packet-size', 'work');
+  usageCheck(() => checkFunctionName(name, '<function>'));
+  if (values.id !== undefined) usageCheck(() => checkClientId(values.id, '--id'));
   const servers = resolveServers(values.servers, io.env);
   checkExecutable(command[0] as string, io.env);
 
@@ -208,6 +224,7 @@ export async function work(args: WorkArgs, io: CliIO): Promise<ExitCode> {
     servers,
     concurrency,
     functions: [name],
+    maxPacketSize,
     ...(values.id === undefined ? {} : { clientId: values.id }),
   });
   const log = (line: string): void => {

@@ -14,10 +14,10 @@ const TSCONFIG = fileURLToPath(new URL('../tsx.tsconfig.json', import.meta.url))
 const TSX_LOADER = createRequire(import.meta.url).resolve('tsx/esm');
 
 /** The command line that runs `gearmanode`, for a shell (`script -c`) or `spawn`. */
-const CLI_COMMAND: readonly string[] = [process.execPath, '--import', TSX_LOADER, CLI_ENTRY];
+export const CLI_COMMAND: readonly string[] = [process.execPath, '--import', TSX_LOADER, CLI_ENTRY];
 
 /** The environment the binary runs in: ours, minus what would change its output. */
-function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, TSX_TSCONFIG_PATH: TSCONFIG, ...extra };
   for (const name of ['NO_COLOR', 'FORCE_COLOR', 'NODE_OPTIONS', 'COLUMNS', 'LINES']) {
     if (!(name in extra)) delete env[name];

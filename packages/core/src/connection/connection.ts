@@ -190,10 +190,12 @@ export class Connection implements SocketSink {
 
   // ---- SocketSink ---------------------------------------------------------------------------
 
+  /** The buffer the socket reads into while ready (the session's), or undefined for a fresh one. */
   readTarget(): Buffer | undefined {
     return this.#state === 'ready' ? this.#session.readTarget() : undefined;
   }
 
+  /** Bytes from the socket: they feed the session's decoder and count as a sign of life. */
   onData(chunk: Buffer): void {
     this.#lastReceive = Date.now();
     if (this.#suspect) {

@@ -41,8 +41,10 @@ export interface ConnectionTuning {
   /**
    * Deadline for every reply the server owes (a client's JOB_CREATED, STATUS_RES and ECHO_RES, a
    * worker's reply to GRAB), from when the request is written. gearmand answers some bad
-   * requests with silence (protocol.md section 11, item 8); when a deadline passes the socket is
-   * closed and opened again, since the reply order can no longer be trusted.
+   * requests with silence
+   * ([protocol.md section 11](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#11-gearmand-1120-as-observed),
+   * item 8); when a deadline passes the socket is closed and opened again, since the reply order
+   * can no longer be trusted.
    * @default 10000
    */
   requestTimeout?: number;
@@ -133,6 +135,7 @@ export interface ReplyHandler {
 export interface TextReplyHandler {
   /** One line without its line ending; return true when it completes the response. */
   onLine(line: string): boolean;
+  /** The response will not come: ConnectionError, TimeoutError or ClosedError. */
   onError(error: GearmanError): void;
 }
 

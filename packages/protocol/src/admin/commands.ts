@@ -2,9 +2,11 @@ import { Buffer } from 'node:buffer';
 import { InvalidArgumentError } from '../errors.js';
 
 /**
- * Every admin command and the shape of its reply (protocol.md section 9.2): `list` is lines up to
- * a lone `.`, `value` is one `OK <value>` line, `status` is one `OK` line. Any of them may be a
- * single `ERR …` line instead. The command names are the words sent, in gearmand's spelling.
+ * Every admin command and the shape of its reply
+ * ([protocol.md section 9.2](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#92-responses)):
+ * `list` is lines up to a lone `.`, `value` is one `OK <value>` line, `status` is one `OK` line.
+ * Any of them may be a single `ERR …` line instead. The command names are the words sent, in
+ * gearmand's spelling.
  */
 export const ADMIN_REPLY_SHAPES = {
   status: 'list',
@@ -32,7 +34,8 @@ export type AdminReplyShape = (typeof ADMIN_REPLY_SHAPES)[AdminCommandName];
 /**
  * Per-priority job limits for `maxqueue`. 0 means unlimited. gearmand refuses a new job when
  * the function's total of queued and running jobs, of all priorities, is already at the limit
- * for the new job's priority (protocol.md section 7).
+ * for the new job's priority
+ * ([protocol.md section 7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#7-queue-limits)).
  */
 export interface MaxQueueLimits {
   readonly high: number;
@@ -58,7 +61,8 @@ export type AdminCommand =
   | { readonly command: 'show unique jobs' }
   /**
    * Fails the job for its foreground waiters and marks it abandoned; a running job keeps running
-   * (protocol.md section 6.7). Rejects with `adminCode` `UNKNOWN_JOB` for an unknown handle.
+   * ([protocol.md section 6.7](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#67-cancelling)).
+   * Rejects with `adminCode` `UNKNOWN_JOB` for an unknown handle.
    */
   | { readonly command: 'cancel job'; readonly handle: string }
   /** Creates an empty function entry, e.g. so that `maxqueue` can apply to it. */

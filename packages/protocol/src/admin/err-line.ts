@@ -2,8 +2,9 @@ import { AdminError } from '../errors.js';
 
 /**
  * Stable codes for the two `drop function` failures, which gearmand 1.1.20 words as sentences
- * instead of `ERR <CODE>` (protocol.md section 9.2). The AdminError keeps the sentence as its
- * message.
+ * instead of `ERR <CODE>`
+ * ([protocol.md section 9.2](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#92-responses)).
+ * The AdminError keeps the sentence as its message.
  */
 export const ADMIN_SENTENCE_CODES = {
   'there are still connected workers or executing clients': 'FUNCTION_HAS_WORKERS',

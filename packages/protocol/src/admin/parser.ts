@@ -93,10 +93,11 @@ interface Delivery {
 
 /**
  * An incremental parser of admin replies, for one connection. Replies come back in request
- * order (protocol.md section 9.1), so the parser keeps a FIFO of the commands sent: call
- * `expect()` for each command before writing it, and `push()` every chunk the socket reads.
- * Each reply goes to its command's handler, in order; an `ERR …` reply is delivered as a value
- * and does not disturb the replies after it.
+ * order
+ * ([protocol.md section 9.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#91-requests)),
+ * so the parser keeps a FIFO of the commands sent: call `expect()` for each command before writing
+ * it, and `push()` every chunk the socket reads. Each reply goes to its command's handler, in
+ * order; an `ERR …` reply is delivered as a value and does not disturb the replies after it.
  *
  * Memory is bounded: at most `maxLineLength` bytes of a partial line and `maxListBytes` of a
  * list are held. After a `ProtocolError` (an over-long line, a list too large, a reply that does

@@ -122,7 +122,9 @@ export function parsePriorityStatusLine(line: string): FunctionPriorityStatus {
 /**
  * Parses a `workers` line, `fd ip id : f1 f2 …` (gearmand prints `"%d %s %s :"`, then `" %s"`
  * per function). Best effort: an id containing `" :"` or a function name containing a space
- * cannot be told apart (protocol.md section 9.2, notes).
+ * cannot be told apart
+ * ([protocol.md section 9.2](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#92-responses),
+ * notes).
  * @throws ProtocolError (`BAD_RESPONSE`) without the `fd ip id :` prefix or with a non-numeric fd.
  */
 export function parseWorkersLine(line: string): WorkerInfo {

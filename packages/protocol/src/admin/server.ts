@@ -25,7 +25,8 @@ export type AdminRequest =
 
 /**
  * The most words gearmand 1.1.20 accepts on an admin line; it drops the connection on a longer
- * one (protocol.md section 9.1).
+ * one
+ * ([protocol.md section 9.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#91-requests)).
  */
 export const MAX_ADMIN_WORDS = 5;
 
@@ -33,11 +34,12 @@ export const MAX_ADMIN_WORDS = 5;
  * Parses an admin request line the way gearmand 1.1.20 does, for a job server: command words
  * are case-insensitive, runs of spaces separate words, a leading space makes an empty command
  * word, and extra words after `status`, `workers`, `getpid`, `version` and `verbose` are ignored.
- * The errors are gearmand's (protocol.md section 9.2, "Errors for malformed commands"); send
- * them with `encodeAdminError`. Where gearmand drops the connection (more than five words) the
- * result has `close: true` and an `INVALID_ARGUMENTS` error: close the connection without a
- * reply to behave like gearmand. `shutdown` and `shutdown graceful` parse, and other arguments
- * to `shutdown` are `INVALID_ARGUMENTS`, as in gearmand before 1.1.15.
+ * The errors are gearmand's
+ * ([protocol.md section 9.2](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#92-responses),
+ * "Errors for malformed commands"); send them with `encodeAdminError`. Where gearmand drops the
+ * connection (more than five words) the result has `close: true` and an `INVALID_ARGUMENTS` error:
+ * close the connection without a reply to behave like gearmand. `shutdown` and `shutdown graceful`
+ * parse, and other arguments to `shutdown` are `INVALID_ARGUMENTS`, as in gearmand before 1.1.15.
  *
  * @example
  * const request = parseAdminRequest(line);
