@@ -6,12 +6,12 @@ import { createWorker } from '@gearmanode/worker';
 const client = await createClient({ servers: ['localhost:4730'] });
 const worker = await createWorker({ servers: ['localhost:4730'] });
 
-// gearman.registerWorker('reverse', (payload, job) => job.end(reversed))
-// with job.error() for a failure
+// gearman.registerWorker('reverse', (payload, worker) => worker.end(reversed))
+// with worker.error() for a failure
 worker.register('reverse', (job) => {
-  // job.error(): a thrown error fails the job (WORK_EXCEPTION); job.fail() sends a bare WORK_FAIL
+  // worker.error(): a thrown error fails the job (WORK_EXCEPTION); job.fail() sends a bare WORK_FAIL
   if (job.payload.length === 0) throw new Error('empty payload');
-  return [...job.text()].reverse().join(''); // job.end(reversed)
+  return [...job.text()].reverse().join(''); // worker.end(reversed)
 });
 void worker.process();
 
