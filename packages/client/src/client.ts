@@ -89,6 +89,8 @@ class GearmanClient implements Client {
     this.#defaultTimeout = options.timeout;
     this.#recoverTime = options.recoverTime;
     const tuning = tuningOf(options);
+    // The closures below reach `replies` and `requests` only once a socket is up or a job is
+    // out, after this constructor has returned.
     const links: ServerLink[] = options.servers.map(
       (address) =>
         new ServerLink(address, (link) => ({
