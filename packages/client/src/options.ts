@@ -189,33 +189,41 @@ export function resolveClientOptions(input?: ClientOptions): ResolvedClientOptio
   };
 }
 
+/** The `@default` of every `RetryOptions` field (`retries` when `retry` is an object). */
+const RETRY_DEFAULTS = {
+  retries: 3,
+  minTimeout: 100,
+  maxTimeout: 5000,
+  factor: 2,
+  randomize: true,
+} as const satisfies Required<RetryOptions>;
+
 function retryOption(value: unknown): Required<RetryOptions> {
-  const defaults = { retries: 3, minTimeout: 100, maxTimeout: 5000, factor: 2, randomize: true };
-  if (value === undefined) return { ...defaults, retries: 0 };
+  if (value === undefined) return { ...RETRY_DEFAULTS, retries: 0 };
   if (typeof value === 'number') {
-    return { ...defaults, retries: checkInteger(value, 'retry', 0, 0, 1000) };
+    return { ...RETRY_DEFAULTS, retries: checkInteger(value, 'retry', 0, 0, 1000) };
   }
   if (value === null || typeof value !== 'object') {
     throw new InvalidArgumentError('retry', 'must be a number of retries or retry options');
   }
   const options = value as RetryOptions;
   return {
-    retries: checkInteger(options.retries, 'retry.retries', defaults.retries, 0, 1000),
+    retries: checkInteger(options.retries, 'retry.retries', RETRY_DEFAULTS.retries, 0, 1000),
     minTimeout: checkInteger(
       options.minTimeout,
       'retry.minTimeout',
-      defaults.minTimeout,
+      RETRY_DEFAULTS.minTimeout,
       0,
       MAX_DELAY,
     ),
     maxTimeout: checkInteger(
       options.maxTimeout,
       'retry.maxTimeout',
-      defaults.maxTimeout,
+      RETRY_DEFAULTS.maxTimeout,
       0,
       MAX_DELAY,
     ),
-    factor: checkNumber(options.factor, 'retry.factor', defaults.factor, 1),
-    randomize: checkBoolean(options.randomize, 'retry.randomize', defaults.randomize),
+    factor: checkNumber(options.factor, 'retry.factor', RETRY_DEFAULTS.factor, 1),
+    randomize: checkBoolean(options.randomize, 'retry.randomize', RETRY_DEFAULTS.randomize),
   };
 }

@@ -11,7 +11,7 @@ export const RETRYING = 3; // lost its connection, waiting to be sent again
 export const DONE = 4; // settled for the caller
 export type SubmissionState = 0 | 1 | 2 | 3 | 4;
 
-/** What a submission reports to its client; implemented by the client. */
+/** What a submission reports to its client; implemented by JobReplies. */
 export interface SubmissionOwner {
   jobCreated(submission: Submission, handle: string): void;
   requestFailed(submission: Submission, error: GearmanError): void;
