@@ -17,6 +17,8 @@ export {
   ProtocolError,
   type ProtocolErrorReason,
   ServerError,
+  StoreError,
+  type StoreErrorReason,
   TimeoutError,
 } from './errors.js';
 export {

@@ -8,7 +8,7 @@ import { VERSION } from './version.js';
 
 const USAGE = `Usage: gearmanode-server [options]
 
-An in-memory Gearman job server (jobs are lost when it stops).
+A Gearman job server. Jobs live in memory, unless --store keeps background jobs in a file.
 
 Options:
   --host <address>          address to listen on (default ${DEFAULT_HOST})
@@ -17,6 +17,9 @@ Options:
   --handle-prefix <prefix>  job handles are <prefix>:<n> (default H:<hostname>)
   --max-packet-size <bytes> largest packet body accepted (default ${DEFAULT_MAX_PACKET_SIZE})
   --max-queue <n>           queue limit per function and priority (default 0: unlimited)
+  --store sqlite:<path>     keep background jobs in this SQLite file, in gearmand's
+                            libsqlite3 format (needs Node.js 22.13 or later)
+  --store-table <name>      the store's table (default gearman_queue)
   --shutdown-timeout <ms>   how long SIGINT/SIGTERM wait for running jobs (default 30000)
   --verbose                 log every connection
   -h, --help                show this help
@@ -41,6 +44,8 @@ async function main(): Promise<number> {
       'handle-prefix': { type: 'string' },
       'max-packet-size': { type: 'string' },
       'max-queue': { type: 'string' },
+      store: { type: 'string' },
+      'store-table': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -73,6 +78,8 @@ async function main(): Promise<number> {
     ...(values['handle-prefix'] !== undefined ? { handlePrefix: values['handle-prefix'] } : {}),
     maxPacketSize: integer('max-packet-size', values['max-packet-size']) ?? DEFAULT_MAX_PACKET_SIZE,
     maxQueue: integer('max-queue', values['max-queue']) ?? 0,
+    ...(values.store !== undefined ? { store: values.store } : {}),
+    ...(values['store-table'] !== undefined ? { storeTable: values['store-table'] } : {}),
     logger,
   });
   const { host, port } = server.address;

@@ -50,8 +50,28 @@ export interface ServerOptions {
    * @default 0
    */
   maxQueue?: number;
+  /**
+   * Keep background jobs across restarts and crashes: `sqlite:PATH` writes them to the SQLite
+   * file PATH (created if missing) in gearmand's libsqlite3 queue format, so gearmand and this
+   * server can take over each other's file. A background job's JOB_CREATED is sent once its
+   * row is committed; foreground jobs stay in memory only. Needs `node:sqlite` (Node.js 22.13
+   * or later): elsewhere `createServer` rejects with StoreError `UNSUPPORTED_RUNTIME`.
+   * @default none: every job is in memory only
+   */
+  store?: string;
+  /** The store's table (gearmand `--libsqlite3-table`). @default 'gearman_queue' */
+  storeTable?: string;
   /** Where to log. @default none */
   logger?: ServerLogger;
+}
+
+/** A parsed `store` option. */
+export interface StoreSpec {
+  /** As given, for messages. */
+  spec: string;
+  kind: 'sqlite';
+  path: string;
+  table: string;
 }
 
 /** `ServerOptions` with defaults applied and values checked. */
@@ -62,6 +82,7 @@ export interface ResolvedOptions {
   handlePrefix: string;
   maxPacketSize: number;
   maxQueue: number;
+  store: StoreSpec | undefined;
   logger: ServerLogger | undefined;
 }
 
@@ -116,6 +137,26 @@ function checkHandlePrefix(value: unknown, field: string, fallback: () => string
   return value;
 }
 
+/** @throws InvalidArgumentError unless `value` is `sqlite:PATH` and `table` an SQL name. */
+function checkStore(value: unknown, table: unknown): StoreSpec | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || !value.startsWith('sqlite:') || value === 'sqlite:') {
+    throw new InvalidArgumentError('store', 'must be sqlite:PATH');
+  }
+  if (table !== undefined && table !== null) {
+    // The name goes into SQL text (as in gearmand), so only plain identifiers.
+    if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(table)) {
+      throw new InvalidArgumentError('storeTable', 'must be letters, digits and underscores');
+    }
+  }
+  return {
+    spec: value,
+    kind: 'sqlite',
+    path: value.slice('sqlite:'.length),
+    table: typeof table === 'string' ? table : 'gearman_queue',
+  };
+}
+
 function defaultHandlePrefix(): string {
   let host = hostname().replace(/[\s\0]/g, '') || 'localhost';
   while (Buffer.byteLength(host) > MAX_HANDLE_PREFIX - 2) host = host.slice(0, -1);
@@ -143,6 +184,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
       0xffffffff,
     ),
     maxQueue: checkInteger(options.maxQueue, 'maxQueue', 0, 0, Number.MAX_SAFE_INTEGER),
+    store: checkStore(options.store, options.storeTable),
     logger: options.logger,
   };
 }
