@@ -114,6 +114,11 @@ main().then(
   (error: unknown) => {
     const message = isGearmanError(error) || error instanceof Error ? error.message : String(error);
     process.stderr.write(`gearmanode-server: ${message}\n`);
+    if (isGearmanError(error) && error.code === 'ERR_STORE') {
+      // Not a usage problem: the store's file, or this Node.js.
+      process.exitCode = 1;
+      return;
+    }
     if (!isGearmanError(error) && !(error instanceof TypeError) && error instanceof Error) {
       // parseArgs and listen errors carry a code worth showing (ERR_PARSE_ARGS_*, EADDRINUSE).
       const code = (error as NodeJS.ErrnoException).code;

@@ -54,6 +54,8 @@ export async function server(args: ServerArgs, io: CliIO): Promise<ExitCode> {
     port,
     jobRetries,
     maxQueue,
+    ...(values.store !== undefined ? { store: values.store } : {}),
+    ...(values['store-table'] !== undefined ? { storeTable: values['store-table'] } : {}),
     logger,
   });
   const { host, port: bound } = instance.address;
