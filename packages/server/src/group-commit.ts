@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { JobEnd, JobStoreHooks } from './job-store.js';
 import type { Job, Peer } from './model.js';
 
+/** How long deletes wait for other changes to share their commit, in ms. */
+const DELETE_WINDOW = 20;
+
 /** One change of a batch: a row to write for a job accepted, or to delete for a job ended. */
 export interface QueueChange {
   job: Job;
@@ -39,7 +42,9 @@ export interface GroupCommitOptions {
  * that is on disk.
  *
  * Writes are synchronous, so commits finish in order, and a slow disk makes the next batch
- * bigger instead of the queue of commits longer.
+ * bigger instead of the queue of commits longer. Deletes (jobs that ended) hold nobody up: on
+ * their own they wait up to `DELETE_WINDOW` ms, so that a draining queue is not one commit per
+ * job.
  */
 export class GroupCommit implements JobStoreHooks {
   readonly #writer: QueueWriter;
@@ -47,7 +52,10 @@ export class GroupCommit implements JobStoreHooks {
   readonly #onError: (error: unknown) => void;
   #committed: number;
   #changes: QueueChange[] = [];
+  /** Whether the pending batch holds an insert, which somebody waits for. */
+  #urgent = false;
   #scheduled: NodeJS.Immediate | undefined;
+  #deferred: NodeJS.Timeout | undefined;
   /** Peers holding frames for the pending commit. */
   #holding = new Set<Peer>();
 
@@ -76,14 +84,22 @@ export class GroupCommit implements JobStoreHooks {
       job.storeKey = job.unique === '' || job.unique === '-' ? randomUUID() : job.unique;
     }
     this.#changes.push({ job, insert: true });
-    this.#schedule();
+    if (!this.#urgent) {
+      this.#urgent = true;
+      this.#scheduled = setImmediate(this.#flush);
+    }
   }
 
   ended(job: Job, _end: JobEnd): void {
     // A job accepted in the pending batch is skipped there (`#flush` checks `ended`).
     if (job.commit === 0 || job.commit > this.#committed) return;
     this.#changes.push({ job, insert: false });
-    this.#schedule();
+    // Nobody waits for a delete: deletes alone wait a little to share a commit. One lost in a
+    // crash only runs its job again.
+    if (!this.#urgent && this.#deferred === undefined) {
+      this.#deferred = setTimeout(this.#flush, DELETE_WINDOW);
+      this.#deferred.unref(); // closing flushes; an idle server is kept alive by its socket
+    }
   }
 
   /**
@@ -96,17 +112,15 @@ export class GroupCommit implements JobStoreHooks {
 
   /** Writes the pending batch now (the server is closing). */
   flush(): void {
-    if (this.#scheduled === undefined) return;
-    clearImmediate(this.#scheduled);
-    this.#flush();
-  }
-
-  #schedule(): void {
-    this.#scheduled ??= setImmediate(this.#flush);
+    if (this.#changes.length > 0) this.#flush();
   }
 
   readonly #flush = (): void => {
+    clearImmediate(this.#scheduled);
+    clearTimeout(this.#deferred);
     this.#scheduled = undefined;
+    this.#deferred = undefined;
+    this.#urgent = false;
     const changes = this.#changes;
     this.#changes = [];
     const commit = this.#committed + 1;

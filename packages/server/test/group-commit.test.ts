@@ -1,5 +1,6 @@
 import { setImmediate as nextCheck } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
+import { waitFor } from '../../../test/helpers.js';
 import { Dispatcher } from '../src/dispatcher.js';
 import { GroupCommit, type QueueChange } from '../src/group-commit.js';
 import { from, TestPeer } from './test-peer.js';
@@ -112,8 +113,12 @@ describe('group commit', () => {
     const worker = peer();
     from(dispatcher, worker, { type: 'CAN_DO', functionName: 'f' }, { type: 'GRAB_JOB' });
     from(dispatcher, worker, { type: 'WORK_COMPLETE', handle: job?.handle ?? '', payload: '' });
+    // Nobody waits for a delete: it waits for company (or the window, or a close).
     await nextCheck();
-    expect(batches).toEqual([['+f/a:1'], ['-f/a:1']]);
+    expect(batches).toEqual([['+f/a:1']]);
+    from(dispatcher, client, bg('b'));
+    await nextCheck();
+    expect(batches).toEqual([['+f/a:1'], ['-f/a:1', '+f/b:1']]);
   });
 
   test('a background submission joining a foreground job stores it and waits', async () => {
@@ -143,6 +148,17 @@ describe('group commit', () => {
     const worker = peer();
     from(dispatcher, worker, { type: 'CAN_DO', functionName: 'f' }, { type: 'GRAB_JOB' });
     expect(worker.take().map((p) => p.type)).toEqual(['NO_JOB']);
+  });
+
+  test('deletes alone are written within their window', async () => {
+    const { dispatcher, peer, batches } = setup();
+    const client = peer();
+    from(dispatcher, client, bg('a'));
+    await nextCheck();
+    const [job] = dispatcher.store.jobs.values();
+    dispatcher.cancelJob(job?.handle ?? '');
+    await waitFor(() => batches.length === 2, { what: 'the delete' });
+    expect(batches[1]).toEqual(['-f/a:1']);
   });
 
   test('flush writes at once (the server is closing)', () => {
