@@ -124,6 +124,21 @@ const SERVER_OPTIONS = {
     value: 'name',
     description: 'the store table (default gearman_queue, as gearmand --libsqlite3-table)',
   },
+  'tls-cert': {
+    type: 'string',
+    value: 'file',
+    description: 'serve TLS with this PEM certificate (chain); needs --tls-key',
+  },
+  'tls-key': {
+    type: 'string',
+    value: 'file',
+    description: 'the PEM private key of --tls-cert',
+  },
+  'tls-ca': {
+    type: 'string',
+    value: 'file',
+    description: 'require client certificates signed by these PEM CAs',
+  },
   metrics: {
     type: 'string',
     value: 'host:port',

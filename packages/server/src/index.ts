@@ -1,5 +1,11 @@
 export * from './errors.js';
-export { DEFAULT_HOST, DEFAULT_PORT, type ServerLogger, type ServerOptions } from './options.js';
+export {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  type ServerLogger,
+  type ServerOptions,
+  type ServerTlsOptions,
+} from './options.js';
 export {
   type CloseOptions,
   createServer,

@@ -1,4 +1,6 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { InvalidArgumentError } from '@gearmanode/protocol';
 import { Dispatcher } from './dispatcher.js';
 import { GroupCommit } from './group-commit.js';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.js';
@@ -96,7 +98,7 @@ class Server implements GearmanServer {
           void this.close({ graceful, timeout: Number.POSITIVE_INFINITY });
         }),
     });
-    this.#net = createNetServer((socket) => this.#accept(socket));
+    this.#net = listener(options, (socket) => this.#accept(socket));
   }
 
   /** Queues the jobs the store kept, in the order they were written. */
@@ -184,6 +186,37 @@ class Server implements GearmanServer {
     logger?.info('closed');
     this.#resolveClosed(undefined);
   }
+}
+
+/** A plaintext or TLS listening socket; TLS connections are accepted once their handshake is done. */
+function listener(options: ResolvedOptions, accept: (socket: Socket) => void): NetServer {
+  const tls = options.tls;
+  if (tls === undefined) return createNetServer(accept);
+  let server: NetServer;
+  try {
+    server = createTlsServer(
+      {
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+        requestCert: tls.requestCert,
+        rejectUnauthorized: tls.requestCert,
+      },
+      accept,
+    );
+  } catch (error) {
+    // A certificate or key OpenSSL cannot read, or a key that does not match.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new InvalidArgumentError('tls', `cannot use the certificate and key: ${message}`, {
+      cause: error,
+    });
+  }
+  // A failed handshake is the peer's business, as a socket error is.
+  server.on('tlsClientError', (error, socket) => {
+    options.logger?.debug?.(`TLS handshake from ${socket.remoteAddress ?? '-'}: ${error.message}`);
+    socket.destroy();
+  });
+  return server;
 }
 
 function formatAddress({ host, port }: ServerAddress): string {
