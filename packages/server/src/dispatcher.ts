@@ -395,6 +395,11 @@ export class Dispatcher implements AdminTarget {
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 
+  /** Writes what the store has pending and stops it; the connections have closed. */
+  closeStore(): void {
+    this.#durable?.close();
+  }
+
   /** Stops every timer; the server is closing and its jobs go with it. */
   stop(): void {
     // What was accepted is written, and its JOB_CREATED queued, before connections end.

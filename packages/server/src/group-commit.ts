@@ -56,6 +56,7 @@ export class GroupCommit implements JobStoreHooks {
   #urgent = false;
   #scheduled: NodeJS.Immediate | undefined;
   #deferred: NodeJS.Timeout | undefined;
+  #closed = false;
   /** Peers holding frames for the pending commit. */
   #holding = new Set<Peer>();
 
@@ -91,8 +92,9 @@ export class GroupCommit implements JobStoreHooks {
   }
 
   ended(job: Job, _end: JobEnd): void {
-    // A job accepted in the pending batch is skipped there (`#flush` checks `ended`).
-    if (job.commit === 0 || job.commit > this.#committed) return;
+    // A job accepted in the pending batch is skipped there (`#flush` checks `ended`). After
+    // `close`, the row stays: the job runs again after the next start.
+    if (job.commit === 0 || job.commit > this.#committed || this.#closed) return;
     this.#changes.push({ job, insert: false });
     // Nobody waits for a delete: deletes alone wait a little to share a commit. One lost in a
     // crash only runs its job again.
@@ -113,6 +115,12 @@ export class GroupCommit implements JobStoreHooks {
   /** Writes the pending batch now (the server is closing). */
   flush(): void {
     if (this.#changes.length > 0) this.#flush();
+  }
+
+  /** Writes the pending batch, then takes no more changes: the store is about to close. */
+  close(): void {
+    this.flush();
+    this.#closed = true;
   }
 
   readonly #flush = (): void => {

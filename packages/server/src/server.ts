@@ -181,6 +181,7 @@ class Server implements GearmanServer {
     for (const connection of connections) connection.end();
     await Promise.all(connections.map((connection) => connection.closed));
     await listenerClosed;
+    this.#dispatcher.closeStore();
     this.#queue?.close();
     this.#state = 'closed';
     logger?.info('closed');
