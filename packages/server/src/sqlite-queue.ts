@@ -29,7 +29,8 @@ const COLUMNS = ['unique_key', 'function_name', 'priority', 'data', 'when_to_run
  * replays rows in table order, which is insertion order; so does `load`.
  *
  * Unlike gearmand, the file is in WAL mode with `synchronous=FULL`: a commit is one append and
- * one fsync, durable across a power cut, and the `GroupCommit` makes it one per batch.
+ * one fsync, durable across a power cut, and the `GroupCommit` makes it one per batch. And the
+ * server holds the file exclusively while it runs.
  */
 export class SqliteQueue implements QueueWriter {
   readonly #db: SqliteDatabase;
@@ -65,8 +66,13 @@ export class SqliteQueue implements QueueWriter {
     let db: SqliteDatabase | undefined;
     try {
       db = new sqlite.DatabaseSync(path);
-      // Reading the schema is the first access to the file: a file that is not SQLite fails here.
-      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000');
+      // The first access to the file: one that is not SQLite fails here. The exclusive lock,
+      // taken at once and held until `close`, keeps a second server off the file (ours fails,
+      // gearmand waits until we are gone): two servers on one queue would both run its jobs.
+      // The OS drops the lock if this process dies.
+      db.exec(
+        'PRAGMA busy_timeout = 2000; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; BEGIN IMMEDIATE; COMMIT',
+      );
       const tables = db
         .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
         .all(table);

@@ -217,6 +217,16 @@ describe.skipIf(!hasNodeSqlite)('a store that cannot be used is an error at star
     });
   });
 
+  test('a file another server holds: StoreError UNREADABLE, the file locked', async () => {
+    const path = tempFile();
+    await ours(path);
+    await expect(createServer({ port: 0, store: `sqlite:${path}` })).rejects.toMatchObject({
+      code: 'ERR_STORE',
+      reason: 'UNREADABLE',
+      message: expect.stringContaining('locked'),
+    });
+  });
+
   test('a table of another shape: StoreError FOREIGN', async () => {
     const path = tempFile();
     const { DatabaseSync } = (await import('node:sqlite' as string)) as {
