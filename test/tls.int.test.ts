@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Connection, type ConnectionEvent, type ConnectionOptions } from '@gearmanode/core';
 import { encodePacket, type PacketOf } from '@gearmanode/protocol';
+import { createServer, type ServerTlsOptions } from '@gearmanode/server';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { startFakeServer } from './fake-server.js';
 import { waitFor } from './helpers.js';
@@ -16,22 +17,65 @@ import {
 const gearman = inject('gearman');
 const target = { host: gearman.host, port: gearman.port };
 
+/** A TLS server under test: the front in front of gearmand, or our server with `tls`. */
+interface TlsServer {
+  readonly port: number;
+  /** Handshakes that completed, and so connections the job server saw. */
+  readonly handshakes: number;
+  close(): Promise<void>;
+}
+
+/** Our job server serving TLS with `pair`; handshakes are counted from its connection log. */
+async function startTlsEmbedded(tls: ServerTlsOptions): Promise<TlsServer> {
+  let handshakes = 0;
+  const server = await createServer({
+    port: 0,
+    tls,
+    logger: {
+      error: () => {},
+      warn: () => {},
+      info: () => {},
+      debug: (message) => {
+        if (message.endsWith(': connected')) handshakes++;
+      },
+    },
+  });
+  return {
+    port: server.address.port,
+    get handshakes() {
+      return handshakes;
+    },
+    close: () => server.close(),
+  };
+}
+
 let certs: TestCertificates;
 let good: TlsFront;
 let wrongHost: TlsFront;
 let unknownCa: TlsFront;
+const embedded: Record<'good' | 'wrongHost' | 'unknownCa', TlsServer | undefined> = {
+  good: undefined,
+  wrongHost: undefined,
+  unknownCa: undefined,
+};
 
 beforeAll(async () => {
   certs = await makeTestCertificates();
-  [good, wrongHost, unknownCa] = await Promise.all([
-    startTlsFront({ target, ...certs.good }),
-    startTlsFront({ target, ...certs.wrongHost }),
-    startTlsFront({ target, ...certs.unknownCa }),
-  ]);
+  [good, wrongHost, unknownCa, embedded.good, embedded.wrongHost, embedded.unknownCa] =
+    await Promise.all([
+      startTlsFront({ target, ...certs.good }),
+      startTlsFront({ target, ...certs.wrongHost }),
+      startTlsFront({ target, ...certs.unknownCa }),
+      startTlsEmbedded(certs.good),
+      startTlsEmbedded(certs.wrongHost),
+      startTlsEmbedded(certs.unknownCa),
+    ]);
 });
 
 afterAll(async () => {
-  await Promise.all([good?.close(), wrongHost?.close(), unknownCa?.close()]);
+  await Promise.all(
+    [good, wrongHost, unknownCa, ...Object.values(embedded)].map((server) => server?.close()),
+  );
   certs?.remove();
 });
 
@@ -71,8 +115,24 @@ async function echo(connection: Connection, payload: Buffer): Promise<Buffer> {
   return Buffer.from(reply.payload);
 }
 
-describe('TLS through the test front end', () => {
-  test('a certificate for 127.0.0.1 from the trusted CA connects, and ECHO reaches gearmand', async () => {
+/** The servers each TLS test runs against, by certificate. */
+type TlsServers = Record<'good' | 'wrongHost' | 'unknownCa', TlsServer>;
+
+const fronts = (): TlsServers => ({ good, wrongHost, unknownCa });
+const ourServers = (): TlsServers => embedded as TlsServers;
+
+describe.each([
+  ['the test front end in front of gearmand', fronts],
+  ['our job server with tls', ourServers],
+])('TLS through %s', (_, servers) => {
+  let good: TlsServer;
+  let wrongHost: TlsServer;
+  let unknownCa: TlsServer;
+  beforeAll(() => {
+    ({ good, wrongHost, unknownCa } = servers());
+  });
+
+  test('a certificate for 127.0.0.1 from the trusted CA connects, and ECHO reaches the server', async () => {
     const { connection } = open(good.port, { tls: { ca: certs.ca } });
     await connection.connect();
     const payload = randomBytes(4096);
@@ -155,6 +215,42 @@ describe('TLS through the test front end', () => {
     expect((await echo(connection, Buffer.from('back'))).toString()).toBe('back');
     expect(good.handshakes - before).toBe(2);
     expect(events.map((event) => event.type)).toEqual(['connect', 'disconnect', 'connect']);
+  });
+});
+
+describe('our job server asking for client certificates (tls.ca)', () => {
+  let server: TlsServer;
+  beforeAll(async () => {
+    server = await startTlsEmbedded({ ...certs.good, ca: certs.ca });
+  });
+  afterAll(() => server?.close());
+
+  test('a client certificate from the CA is accepted', async () => {
+    const { connection } = open(server.port, {
+      tls: { ca: certs.ca, cert: certs.client.cert, key: certs.client.key },
+    });
+    await connection.connect();
+    expect((await echo(connection, Buffer.from('mine'))).toString()).toBe('mine');
+  });
+
+  test.each([
+    ['no client certificate', false],
+    ['a certificate from another CA', true],
+  ])('%s is refused with ERR_CONNECTION', async (_, foreign) => {
+    const before = server.handshakes;
+    const tls = {
+      ca: certs.ca,
+      ...(foreign ? { cert: certs.unknownCa.cert, key: certs.unknownCa.key } : {}),
+    };
+    const { connection } = open(server.port, { tls, reconnect: false });
+    // Under TLS 1.3 the client may finish its handshake before the server refuses it: the
+    // refusal then comes with the first request.
+    const attempt = (async () => {
+      await connection.connect();
+      return echo(connection, Buffer.from('x'));
+    })();
+    await expect(attempt).rejects.toMatchObject({ code: 'ERR_CONNECTION' });
+    expect(server.handshakes).toBe(before);
   });
 });
 

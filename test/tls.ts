@@ -27,6 +27,8 @@ export interface TestCertificates extends Disposable {
   readonly wrongHost: KeyPair;
   /** For `localhost` and 127.0.0.1, signed by a second CA nobody trusts: the chain check fails. */
   readonly unknownCa: KeyPair;
+  /** A client certificate (clientAuth) signed by `ca`, for servers that ask for one. */
+  readonly client: KeyPair;
   /** Deletes `dir`. Idempotent. */
   remove(): void;
 }
@@ -78,7 +80,12 @@ export async function makeTestCertificates(): Promise<TestCertificates> {
 
   // A certificate request, then the CA's signature over it with the extensions a TLS server
   // certificate needs; the subjectAltName is what Node checks the host name against.
-  const makeLeaf = async (name: string, ca: string, altNames: string): Promise<KeyPair> => {
+  const makeLeaf = async (
+    name: string,
+    ca: string,
+    altNames: string,
+    usage = 'serverAuth',
+  ): Promise<KeyPair> => {
     await openssl(
       'req',
       ...KEY,
@@ -91,7 +98,7 @@ export async function makeTestCertificates(): Promise<TestCertificates> {
     );
     writeFileSync(
       path(`${name}.ext`),
-      `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${altNames}\n`,
+      `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=${usage}\nsubjectAltName=${altNames}\n`,
     );
     await openssl(
       'x509',
@@ -120,10 +127,11 @@ export async function makeTestCertificates(): Promise<TestCertificates> {
   const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
     await Promise.all([makeCa('ca'), makeCa('other-ca')]);
-    const [good, wrongHost, unknownCa] = await Promise.all([
+    const [good, wrongHost, unknownCa, client] = await Promise.all([
       makeLeaf('good', 'ca', GOOD_NAMES),
       makeLeaf('wrong-host', 'ca', 'DNS:wrong-host.invalid'),
       makeLeaf('unknown-ca', 'other-ca', GOOD_NAMES),
+      makeLeaf('client', 'ca', 'DNS:client.invalid', 'clientAuth'),
     ]);
     return {
       dir,
@@ -131,6 +139,7 @@ export async function makeTestCertificates(): Promise<TestCertificates> {
       good,
       wrongHost,
       unknownCa,
+      client,
       remove,
       [Symbol.dispose]: remove,
     };

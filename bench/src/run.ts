@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type DurableReport, durableMarkdown, runDurable } from './durable.ts';
 import {
   BENCH_DIR,
   IMPLEMENTATIONS,
@@ -32,7 +33,11 @@ import { embeddedUnavailable, type ServerKind } from './server.ts';
 
 const HELP = `Usage: pnpm bench [flags]
 
-  --scenario A,B1,B4,C,D,X   scenarios to run (default: all)
+  --scenario A,B1,B4,C,D,X,S
+                             scenarios to run (default: all). S: durable background submits,
+                             ours against gearmand -q libsqlite3, our store and our in-memory
+                             server, as ratios (needs Node.js 22.13+ for our store)
+  --durable                  scenario S only, without the codec benchmark
   --impl ours,ours-c8,ours-base,c,gearmanode,abraxas,abraxas-c8,perl,floor
                              implementations (default: all; unavailable ones are skipped);
                              the -c8 entries run their worker with 8 jobs per connection
@@ -61,6 +66,7 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     'no-codec': { type: 'boolean', default: false },
     base: { type: 'string' },
+    durable: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -79,7 +85,11 @@ const list = (value: string | undefined): string[] | undefined =>
     .map((item) => item.trim())
     .filter(Boolean);
 
-const scenarios = selectScenarios(list(flags.scenario) ?? SCENARIOS.map((s) => s.id));
+const scenarioIds = flags.durable
+  ? ['S']
+  : (list(flags.scenario) ?? [...SCENARIOS.map((s) => s.id), 'S']);
+const durableWanted = scenarioIds.some((id) => id.toUpperCase() === 'S');
+const scenarios = selectScenarios(scenarioIds.filter((id) => id.toUpperCase() !== 'S'));
 const implementations = selectImplementations(
   list(flags.impl) ??
     IMPLEMENTATIONS.map((impl) => impl.id).filter((id) => id !== 'ours-base' || flags.base),
@@ -148,7 +158,17 @@ function describeRun(scenario: Scenario, result: RunResult): string {
   return `${headline(scenario, cell)}  ${cpu}`;
 }
 
-if (!flags['no-codec']) runCodecBenchmark();
+/** Why scenario S cannot run here, or undefined when it can. */
+function durableUnavailable(): string | undefined {
+  const embeddedMissing = embeddedUnavailable();
+  if (embeddedMissing) return embeddedMissing;
+  // The embedded server runs under this Node.js; its store needs node:sqlite.
+  const probe = spawnSync(process.execPath, ['-e', "require('node:sqlite')"], { stdio: 'ignore' });
+  if (probe.status !== 0) return `Node.js ${process.version} has no node:sqlite (22.13 or later)`;
+  return undefined;
+}
+
+if (!flags['no-codec'] && !flags.durable) runCodecBenchmark();
 
 const prepared = implementations.map(prepare);
 const runnable = prepared.filter((p) => p.command !== undefined);
@@ -183,6 +203,15 @@ for (const serverKind of servers) {
   }
 }
 
+let durable: DurableReport | undefined;
+if (durableWanted) {
+  const skip = durableUnavailable();
+  const ours = runnable.find((p) => p.impl.id === 'ours');
+  if (skip !== undefined) console.log(`\nscenario S skipped: ${skip}`);
+  else if (ours === undefined) console.log('\nscenario S skipped: it runs with --impl ours');
+  else durable = await runDurable(ours.command!, runs, sizing, concurrency);
+}
+
 const report: Report = {
   date: new Date().toISOString(),
   machine: describeMachine(),
@@ -197,13 +226,18 @@ const report: Report = {
   })),
   cells,
 };
-const table = markdown(report, scenarios);
+const table =
+  (scenarios.length > 0 ? markdown(report, scenarios) : '') +
+  (durable !== undefined ? `\n${durableMarkdown(durable)}` : '');
 const resultsDir = join(BENCH_DIR, 'results');
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(
+  join(resultsDir, 'latest.json'),
+  `${JSON.stringify(durable !== undefined ? { ...report, durable } : report, null, 2)}\n`,
+);
 writeFileSync(join(resultsDir, 'latest.md'), table);
 console.log(`\n${table}\nWrote results/latest.json and results/latest.md`);
 const failures = cells.filter(
   (cell) => !cell.median.ok && !cell.median.unsupported && cell.scenario !== 'X',
 );
-process.exitCode = failures.length > 0 ? 1 : 0;
+process.exitCode = failures.length > 0 || (durable?.failures.length ?? 0) > 0 ? 1 : 0;

@@ -11,7 +11,13 @@ import {
 } from './driver-protocol.ts';
 import { BENCH_DIR } from './implementations.ts';
 import { jobCount, type Scenario, type Sizing, warmupCount } from './scenarios.ts';
-import { type BenchServer, processCpuUs, type ServerKind, startServer } from './server.ts';
+import {
+  type BenchServer,
+  processCpuUs,
+  type ServerKind,
+  startServer,
+  storeBytes,
+} from './server.ts';
 import { percentile } from './stats.ts';
 
 /** The figures of one run. Rates are per second; CPU is microseconds per job. */
@@ -22,6 +28,8 @@ export interface RunResult {
   jobsPerSec: number;
   /** Scenario C: background submits per second; `jobsPerSec` is then the drain rate. */
   submitsPerSec?: number;
+  /** A durable server's store on disk once every job is submitted, per job. */
+  storeBytesPerJob?: number;
   /** Payload megabytes (10^6 bytes, one way) per second. */
   mbPerSec: number;
   p50Ms?: number;
@@ -55,17 +63,19 @@ export interface RunOptions extends Sizing {
   serverKind: ServerKind;
   /** Worker concurrency per connection, for the libraries that have the setting. */
   concurrency: number;
+  /** A server with a SQLite store (see `startServer`). */
+  durable?: boolean;
 }
 
 /** Runs `scenario` once for the driver `command` against a fresh server. */
 export async function runOnce(
   scenario: Scenario,
   command: readonly string[],
-  { serverKind, concurrency, ...sizing }: RunOptions,
+  { serverKind, concurrency, durable = false, ...sizing }: RunOptions,
 ): Promise<RunResult> {
   let server: BenchServer;
   try {
-    server = await startServer(serverKind);
+    server = await startServer(serverKind, durable);
   } catch (error) {
     return failure(`the ${serverKind} server did not start: ${messageOf(error)}`);
   }
@@ -115,11 +125,18 @@ export async function runOnce(
       await clientProcess.next('measuring', RUN_MS);
       const cpuBefore = processCpuUs(server.pid);
       client = await clientProcess.next('client', RUN_MS);
+      const bytes = server.storePath === undefined ? undefined : storeBytes(server.storePath);
       const workerProcess = spawnDriver('worker');
       drivers.push(workerProcess);
       await workerProcess.next('ready', READY_MS);
       worker = await workerProcess.next('worker', RUN_MS);
       serverCpu = processCpuUs(server.pid) - cpuBefore;
+      if (bytes !== undefined) {
+        return {
+          ...figures(scenario, jobs, client, worker, serverCpu),
+          storeBytesPerJob: bytes / jobs,
+        };
+      }
     }
     return figures(scenario, jobs, client, worker, serverCpu);
   } catch (error) {

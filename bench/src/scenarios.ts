@@ -7,7 +7,7 @@
 
 /** What one scenario asks of the client and worker drivers. */
 export interface Scenario {
-  id: 'A' | 'B1' | 'B4' | 'C' | 'D' | 'X';
+  id: 'A' | 'B1' | 'B4' | 'C' | 'D' | 'X' | 'S';
   /** One line for the report, after the job count (see {@link describeScenario}). */
   title: string;
   jobs: number;
@@ -116,6 +116,25 @@ export const SCENARIOS: readonly Scenario[] = [
     metric: 'exactness',
   },
 ];
+
+/**
+ * Durable background submits: scenario C's shape with gearmand's measured payload (issue 19),
+ * against servers with a SQLite store and our in-memory one (see `durable.ts`); not in
+ * `SCENARIOS`, since it compares servers rather than libraries.
+ */
+export const DURABLE_SCENARIO: Scenario = {
+  id: 'S',
+  title: 'durable background submits of 100 bytes (256 in flight), then a drain',
+  jobs: 20_000,
+  quickJobs: 2_000,
+  warmup: 0,
+  size: 100,
+  inflight: 256,
+  connections: 1,
+  mode: 'bg',
+  payload: 'ascii',
+  metric: 'submits/s + drain',
+};
 
 /** Looks scenarios up by id (`A,B1`), in the order given; throws on an unknown id. */
 export function selectScenarios(ids: readonly string[]): Scenario[] {

@@ -2,7 +2,9 @@
  * The server under test: a fresh gearmand (`--threads 1`, via the repository's test launcher)
  * or the embedded server of @gearmanode/server in its own child process.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGearmand } from '../../test/gearmand.ts';
 import { DriverProcess } from './driver-process.ts';
@@ -16,7 +18,18 @@ export interface BenchServer {
   readonly port: number;
   /** The process to read CPU time from. */
   readonly pid: number;
+  /** The SQLite file of a durable server (`startServer(kind, true)`). */
+  readonly storePath?: string;
   stop(): Promise<void>;
+}
+
+/** Bytes a SQLite store takes on disk now: the file and its write-ahead log. */
+export function storeBytes(path: string): number {
+  let bytes = 0;
+  for (const file of [path, `${path}-wal`, `${path}-journal`]) {
+    if (existsSync(file)) bytes += statSync(file).size;
+  }
+  return bytes;
 }
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -31,21 +44,39 @@ export function embeddedUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Starts a server of the given kind on a free loopback port. */
-export async function startServer(kind: ServerKind): Promise<BenchServer> {
+/**
+ * Starts a server of the given kind on a free loopback port; `durable` gives it a SQLite
+ * store in a fresh directory (gearmand `-q libsqlite3`, ours `store: 'sqlite:…'`).
+ */
+export async function startServer(kind: ServerKind, durable = false): Promise<BenchServer> {
+  const dir = durable ? mkdtempSync(join(tmpdir(), 'gearmanode-bench-store-')) : undefined;
+  const storePath = dir === undefined ? undefined : join(dir, 'queue.sqlite');
+  const removeStore = (): void => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  };
+  const stored = storePath === undefined ? {} : { storePath };
   if (kind === 'gearmand') {
-    const gearmand = await startGearmand();
+    const gearmand = await startGearmand(
+      storePath === undefined ? {} : { args: ['-q', 'libsqlite3', '--libsqlite3-db', storePath] },
+    );
     return {
       kind,
       host: gearmand.host,
       port: gearmand.port,
       pid: gearmand.pid,
-      stop: () => gearmand.stop(),
+      ...stored,
+      stop: () => gearmand.stop().finally(removeStore),
     };
   }
   const child = new DriverProcess(
     'embedded server',
-    [process.execPath, '--import', 'tsx', 'src/embedded-server.ts'],
+    [
+      process.execPath,
+      '--import',
+      'tsx',
+      'src/embedded-server.ts',
+      ...(storePath === undefined ? [] : [`sqlite:${storePath}`]),
+    ],
     BENCH_DIR,
   );
   const listening = await child.next('listening', 15_000);
@@ -54,7 +85,8 @@ export async function startServer(kind: ServerKind): Promise<BenchServer> {
     host: listening.host,
     port: listening.port,
     pid: child.pid,
-    stop: () => child.stop(5000),
+    ...stored,
+    stop: () => child.stop(5000).finally(removeStore),
   };
 }
 

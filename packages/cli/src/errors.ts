@@ -73,6 +73,7 @@ const CODE_EXITS: Readonly<Record<string, ExitCode>> = {
   ERR_INVALID_ARGUMENT: EXIT.USAGE,
   ERR_PROTOCOL: EXIT.ERROR,
   ERR_CLOSED: EXIT.ERROR,
+  ERR_STORE: EXIT.ERROR,
 };
 
 // Node's socket errors when nothing listens or the host is unknown: a connection problem.

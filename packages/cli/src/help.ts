@@ -124,6 +124,31 @@ const SERVER_OPTIONS = {
     value: 'n',
     description: 'queue limit per function and priority (default 0: unlimited)',
   },
+  store: {
+    type: 'string',
+    value: 'sqlite:path',
+    description: "keep background jobs in this SQLite file, gearmand's format (Node.js 22.13+)",
+  },
+  'store-table': {
+    type: 'string',
+    value: 'name',
+    description: 'the store table (default gearman_queue, as gearmand --libsqlite3-table)',
+  },
+  'tls-cert': {
+    type: 'string',
+    value: 'file',
+    description: 'serve TLS with this PEM certificate (chain); needs --tls-key',
+  },
+  'tls-key': {
+    type: 'string',
+    value: 'file',
+    description: 'the PEM private key of --tls-cert',
+  },
+  'tls-ca': {
+    type: 'string',
+    value: 'file',
+    description: 'require client certificates signed by these PEM CAs',
+  },
   metrics: {
     type: 'string',
     value: 'host:port',
@@ -376,7 +401,8 @@ otherwise.`,
     name: 'server',
     summary: 'run the embedded job server',
     usage: ['server [options]'],
-    description: `An in-memory Gearman job server (jobs are lost when it stops). Prints the address it
+    description: `A Gearman job server. Jobs live in memory (lost when it stops), unless --store keeps
+background jobs in a SQLite file that gearmand -q libsqlite3 can read too. Prints the address it
 listens on; SIGINT or SIGTERM lets running jobs finish, a second signal stops at once.
 --metrics also serves its queues and workers as Prometheus metrics (see 'exporter').`,
     options: SERVER_OPTIONS,
@@ -384,6 +410,7 @@ listens on; SIGINT or SIGTERM lets running jobs finish, a second signal stops at
       'gearmanode server',
       'gearmanode server --port 0 --json   # any free port',
       'gearmanode server --metrics 127.0.0.1:9470   # and Prometheus metrics',
+      'gearmanode server --store sqlite:/var/lib/gearman/queue.db   # background jobs survive',
     ],
     json: true,
   },

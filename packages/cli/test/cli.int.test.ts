@@ -1,8 +1,12 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, inject, test } from 'vitest';
 import { freePort, waitFor } from '../../../test/helpers.js';
+import { hasNodeSqlite } from '../../server/test/node-sqlite.js';
 import { EXIT } from '../src/errors.js';
 import { CLI_COMMAND, cliEnv, runCli, spawnCli } from './support/binary.js';
 
@@ -116,6 +120,43 @@ onGearmand('gearmanode server', () => {
       text: `${address} is shutting down after its running jobs\n`,
     });
     expect(await running.exited).toMatchObject({ code: 0 });
+  });
+
+  // The store needs node:sqlite (Node.js 22.13 or later); without it the refusal is tested.
+  test.skipIf(!hasNodeSqlite)(
+    '--store sqlite:PATH keeps a background job across a restart',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cli-store-'));
+      try {
+        const store = `sqlite:${join(dir, 'queue.sqlite')}`;
+        const start = async () => {
+          const running = spawnCli(['server', '--port', '0', '--store', store]);
+          const line = await waitFor(
+            () => /^gearmanode server listening on (\S+)\n/.exec(running.stdout().toString()),
+            { timeout: 10_000, what: 'the listening line' },
+          );
+          return { running, env: { GEARMAN_SERVERS: line[1] as string } };
+        };
+        const first = await start();
+        expect((await runCli(['submit', '-b', 'kept-here', 'x'], { env: first.env })).code).toBe(0);
+        first.running.child.kill('SIGKILL');
+        await first.running.exited;
+        const second = await start();
+        expect((await runCli(['status'], { env: second.env })).text).toMatch(
+          /\nkept-here +1 +0 +0\n/,
+        );
+        second.running.child.kill('SIGTERM');
+        expect(await second.running.exited).toMatchObject({ code: 0 });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test.skipIf(hasNodeSqlite)('--store on a Node.js without node:sqlite is refused', async () => {
+    const result = await runCli(['server', '--port', '0', '--store', 'sqlite:/tmp/never.sqlite']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('needs Node.js 22.13 or later');
   });
 
   test('--json prints the address as JSON, and SIGTERM stops it with exit 0', async () => {

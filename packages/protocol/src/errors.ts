@@ -23,7 +23,9 @@ export type GearmanErrorCode =
   /** The job was settled already; nothing more may be sent for it. */
   | 'ERR_JOB_SETTLED'
   /** Called after `close()` or `destroy()`. */
-  | 'ERR_CLOSED';
+  | 'ERR_CLOSED'
+  /** The job server's persistent store cannot be used; see `reason`. */
+  | 'ERR_STORE';
 
 /** Base class of every error gearmanode throws or rejects with. */
 export class GearmanError extends Error {
@@ -172,6 +174,31 @@ export class ClosedError extends GearmanError {
   }
 }
 
+/** Why a job server's store cannot be used: stable, for tests and scripts. */
+export type StoreErrorReason =
+  /** This Node.js has no usable `node:sqlite`. */
+  | 'UNSUPPORTED_RUNTIME'
+  /** The file cannot be opened or read as SQLite: not a database, torn, or no access. */
+  | 'UNREADABLE'
+  /** The file is SQLite but its queue table or a row in it is not in the expected shape. */
+  | 'FOREIGN'
+  /** A write or commit failed (disk full, I/O error). */
+  | 'WRITE_FAILED';
+
+/** The job server's persistent store cannot be opened, read or written. */
+export class StoreError extends GearmanError {
+  override readonly name: string = 'StoreError';
+  readonly reason: StoreErrorReason;
+  /** The store as configured, e.g. `sqlite:/var/lib/gearman/queue.db`. */
+  readonly store: string;
+
+  constructor(reason: StoreErrorReason, store: string, message: string, options?: ErrorOptions) {
+    super('ERR_STORE', `${store}: ${message}`, options);
+    this.reason = reason;
+    this.store = store;
+  }
+}
+
 /** True for any gearmanode error, by `code` rather than `instanceof` (see the module comment). */
 export function isGearmanError(value: unknown): value is GearmanError {
   if (!(value instanceof Error)) return false;
@@ -190,6 +217,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<GearmanErrorCode>([
   'ERR_TIMEOUT',
   'ERR_JOB_SETTLED',
   'ERR_CLOSED',
+  'ERR_STORE',
 ]);
 
 function preview(data: Buffer): string {

@@ -20,6 +20,8 @@ export {
   ProtocolError,
   type ProtocolErrorReason,
   ServerError,
+  StoreError,
+  type StoreErrorReason,
   TimeoutError,
 } from './errors.js';
 export {

@@ -29,6 +29,8 @@ export interface AdminContext {
   /** Every connection, newest first. */
   peers(): Iterable<Peer>;
   jobs(): Iterable<Job>;
+  /** Whether `show jobs` marks the job as persisted. */
+  persisted(job: Job): boolean;
   /** Cancels a job; false when there is no such job. */
   cancelJob(handle: string): boolean;
   createFunction(name: string): void;
@@ -58,6 +60,11 @@ export interface AdminTarget {
   peers(): Iterable<Peer>;
   /** Sends WORK_FAIL to the job's waiters and cancels it; false when there is no such job. */
   cancelJob(handle: string): boolean;
+  /**
+   * Whether the job's row is committed to the durable store; undefined without a store, where
+   * background jobs count as persisted, as gearmand shows them without a queue.
+   */
+  stored(job: Job): boolean | undefined;
 }
 
 /** The settings `ServerAdmin` uses. */
@@ -87,6 +94,10 @@ export class ServerAdmin implements AdminContext {
 
   jobs(): Iterable<Job> {
     return this.#target.store.jobs.values();
+  }
+
+  persisted(job: Job): boolean {
+    return this.#target.stored(job) ?? job.background;
   }
 
   cancelJob(handle: string): boolean {
@@ -134,7 +145,10 @@ function executeAdmin(command: AdminCommand, context: AdminContext): string {
     case 'workers':
       return encodeAdminReply('workers', map(context.peers(), workersRow));
     case 'show jobs':
-      return encodeAdminReply('show jobs', map(context.jobs(), jobRow));
+      return encodeAdminReply(
+        'show jobs',
+        map(context.jobs(), (job) => jobRow(job, context.persisted(job))),
+      );
     case 'show unique jobs':
       return encodeAdminReply(
         'show unique jobs',
@@ -204,13 +218,13 @@ function workersRow(peer: Peer): WorkerInfo {
   };
 }
 
-/** Abandoned jobs are the ignored ones; background jobs count as persisted. */
-function jobRow(job: Job): JobInfo {
+/** Abandoned jobs are the ignored ones. */
+function jobRow(job: Job, persisted: boolean): JobInfo {
   return {
     handle: job.handle,
     retries: job.retries,
     ignored: job.abandoned,
-    persisted: job.background,
+    persisted,
   };
 }
 

@@ -12,6 +12,7 @@ import {
 } from '@gearmanode/protocol';
 import { type AdminTarget, runAdminLine, ServerAdmin } from './admin.js';
 import { EpochScheduler, MAX_DELAY } from './epoch.js';
+import type { GroupCommit } from './group-commit.js';
 import { JobStore, longerThan, type SubmitRequest } from './job-store.js';
 import { type Job, type Peer, PRIORITIES } from './model.js';
 import type { ServerLogger } from './options.js';
@@ -24,6 +25,7 @@ import {
   optionResponse,
   sendParts,
 } from './replies.js';
+import type { StoredJob } from './sqlite-queue.js';
 import { Workers } from './workers.js';
 
 /** The settings the dispatcher uses. */
@@ -32,6 +34,8 @@ export interface DispatcherOptions {
   jobRetries: number;
   maxQueue: number;
   logger: ServerLogger | undefined;
+  /** The durable store's group commit, when the server has a store. */
+  durable?: GroupCommit | undefined;
   /** Called by the admin command `shutdown [graceful]`, after its `OK` has been queued. */
   onShutdown: (graceful: boolean) => void;
 }
@@ -72,13 +76,15 @@ export class Dispatcher implements AdminTarget {
   readonly #workers: Workers;
   readonly #epoch: EpochScheduler;
   readonly #admin: ServerAdmin;
+  readonly #durable: GroupCommit | undefined;
   /** Every connected peer, oldest first. */
   readonly #peers = new Set<Peer>();
   #idle: (() => void)[] = [];
 
   constructor(options: DispatcherOptions) {
     const limit = options.maxQueue;
-    this.store = new JobStore(options.handlePrefix, [limit, limit, limit]);
+    this.#durable = options.durable;
+    this.store = new JobStore(options.handlePrefix, [limit, limit, limit], options.durable);
     this.#workers = new Workers(this.store, {
       jobRetries: options.jobRetries,
       logger: options.logger,
@@ -224,8 +230,35 @@ export class Dispatcher implements AdminTarget {
       return;
     }
     const job = result.job;
-    peer.send(encodePacket({ type: 'JOB_CREATED', handle: job.handle }));
-    if (!result.created) return;
+    const created = encodePacket({ type: 'JOB_CREATED', handle: job.handle });
+    const durable = this.#durable;
+    // A background submitter hears of its job once the job's row is on disk.
+    if (durable !== undefined && background && job.commit !== 0) {
+      durable.hold(peer, created, job, ERRORS.NOT_STORED);
+    } else {
+      peer.send(created);
+    }
+    if (result.created) this.#schedule(job);
+  }
+
+  /** Takes back a job the durable store kept; false when it cannot (logged). */
+  restore(stored: StoredJob, commit: number): boolean {
+    const request: SubmitRequest = {
+      functionName: stored.functionName,
+      unique: stored.key,
+      payload: stored.payload,
+      priority: stored.priority,
+      background: true,
+      runAt: stored.runAt,
+    };
+    const result = this.store.restore(request, stored.key, commit);
+    if (!result.ok) return false;
+    if (result.created) this.#schedule(result.job);
+    return true;
+  }
+
+  /** Queues a new job, or holds it until its epoch time. */
+  #schedule(job: Job): void {
     if (job.runAt > 0) {
       this.store.delay(job);
       this.#epoch.add(job);
@@ -333,6 +366,10 @@ export class Dispatcher implements AdminTarget {
     return true;
   }
 
+  stored(job: Job): boolean | undefined {
+    return this.#durable?.isStored(job);
+  }
+
   // Lifecycle
 
   /**
@@ -360,8 +397,15 @@ export class Dispatcher implements AdminTarget {
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 
+  /** Writes what the store has pending and stops it; the connections have closed. */
+  closeStore(): void {
+    this.#durable?.close();
+  }
+
   /** Stops every timer; the server is closing and its jobs go with it. */
   stop(): void {
+    // What was accepted is written, and its JOB_CREATED queued, before connections end.
+    this.#durable?.flush();
     this.#workers.draining = true;
     this.#epoch.stop();
     for (const job of this.store.jobs.values()) {

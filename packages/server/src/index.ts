@@ -2,7 +2,13 @@
 // project whose tsconfig lists no `types` (TypeScript 7's default) still compiles against them.
 /// <reference types="node" preserve="true" />
 export * from './errors.js';
-export { DEFAULT_HOST, DEFAULT_PORT, type ServerLogger, type ServerOptions } from './options.js';
+export {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  type ServerLogger,
+  type ServerOptions,
+  type ServerTlsOptions,
+} from './options.js';
 export {
   type CloseOptions,
   createServer,

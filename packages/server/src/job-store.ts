@@ -55,10 +55,15 @@ export type JobEnd =
 
 /**
  * Told about the jobs a store takes in and lets go: the place for a durable queue of background
- * jobs. Calls are synchronous and in the order the store's state changed.
+ * jobs. Calls are synchronous and in the order the store's state changed; a durable queue
+ * records them and sets `job.commit` to the commit that makes them durable, which the
+ * dispatcher waits for before it sends JOB_CREATED (see `GroupCommit`).
  */
 export interface JobStoreHooks {
-  /** A new background job was accepted (before its JOB_CREATED is sent). */
+  /**
+   * A job became a background job: a new one, or a foreground one a background submission
+   * coalesced onto (before its JOB_CREATED is sent). Not called for restored jobs.
+   */
   accepted?(job: Job): void;
   /** A job ended; called once per job, background or not. */
   ended?(job: Job, end: JobEnd): void;
@@ -104,6 +109,23 @@ export class JobStore {
    * caller schedules it). `waiter` is the foreground submitter; none for background requests.
    */
   submit(request: SubmitRequest, waiter: Peer | undefined): SubmitResult {
+    return this.#submit(request, waiter, false);
+  }
+
+  /**
+   * Takes back a background job from the durable store at start: no hook is called, queue
+   * limits do not apply, and the job keeps its row (`storeKey`, committed as `commit`).
+   */
+  restore(request: SubmitRequest, storeKey: string, commit: number): SubmitResult {
+    const result = this.#submit({ ...request, background: true }, undefined, true);
+    if (result.ok && result.created) {
+      result.job.storeKey = storeKey;
+      result.job.commit = commit;
+    }
+    return result;
+  }
+
+  #submit(request: SubmitRequest, waiter: Peer | undefined, restoring: boolean): SubmitResult {
     const { unique, payload } = request;
     if (longerThan(unique, MAX_UNIQUE_SIZE)) {
       return { ok: false, code: 'ARGUMENT_TOO_LARGE', message: 'Unique value too large' };
@@ -120,13 +142,17 @@ export class JobStore {
       if (existing !== undefined) {
         // PROTOCOL 4.3 and section 7: the later payload, priority and kind are ignored, and a
         // coalesced submission is never refused.
-        if (request.background) existing.background = true;
-        else this.addWaiter(existing, waiter);
+        if (!request.background) this.addWaiter(existing, waiter);
+        else if (!existing.background) {
+          existing.background = true;
+          // Cancelled jobs are no longer held by anyone; they are revived below, unstored.
+          if (!existing.ended) this.#hooks.accepted?.(existing);
+        }
         if (existing.abandoned) this.revive(existing);
         return { ok: true, job: existing, created: false };
       }
     }
-    if (fn.isFull(request.priority)) {
+    if (!restoring && fn.isFull(request.priority)) {
       return { ok: false, code: 'QUEUE_ERROR', message: 'Job queue is full' };
     }
     const runAt = request.runAt ?? 0;
@@ -147,7 +173,7 @@ export class JobStore {
     this.jobs.set(job.handle, job);
     if (key !== undefined) fn.uniques.set(key, job);
     fn.total++;
-    if (job.background) this.#hooks.accepted?.(job);
+    if (job.background && !restoring) this.#hooks.accepted?.(job);
     return { ok: true, job, created: true };
   }
 

@@ -74,6 +74,13 @@ export class Job {
   heapIndex = -1;
   /** The store has reported the job's end (cancelled jobs may stay in a queue a while). */
   ended = false;
+  /**
+   * The durable store's commit that writes the job's row (see `GroupCommit`), 0 when the job
+   * has none: foreground, or no store configured.
+   */
+  commit = 0;
+  /** The row's unique in the durable store: `unique`, or a generated one where that is no key. */
+  storeKey = '';
 
   constructor(init: {
     handle: string;
@@ -215,6 +222,13 @@ export interface Registration {
   readonly timeout: number;
 }
 
+/** A frame held back until a store commit, with what to send instead if that commit fails. */
+interface HeldFrame {
+  frame: Buffer;
+  commit: number;
+  failed: Buffer | undefined;
+}
+
 /**
  * The protocol state of one peer connection
  * ([protocol.md 6.1](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#61-state),
@@ -252,8 +266,54 @@ export abstract class Peer {
     this.remoteAddress = remoteAddress;
   }
 
-  /** Queues a frame for this peer. Frames go out in the order they were queued. */
-  abstract send(frame: Buffer): void;
+  /**
+   * Frames waiting for a store commit, oldest first; undefined while none waits, so that
+   * without a store `send` costs one more field check.
+   */
+  #held: HeldFrame[] | undefined;
+
+  /**
+   * Queues a frame for this peer. Frames go out in the order they were queued: behind a frame
+   * held for a commit, later ones wait too.
+   */
+  send(frame: Buffer): void {
+    const held = this.#held;
+    if (held === undefined) this.write(frame);
+    else
+      held.push({ frame, commit: (held[held.length - 1] as HeldFrame).commit, failed: undefined });
+  }
+
+  /**
+   * Queues a frame that may go out only once store commit `commit` has succeeded; `failed`
+   * goes in its place if that commit fails. Returns false when nothing was held (already
+   * committed), after sending the frame as `send` does.
+   */
+  sendAfterCommit(frame: Buffer, commit: number, committed: number, failed: Buffer): boolean {
+    if (commit <= committed) {
+      this.send(frame);
+      return false;
+    }
+    if (this.#held === undefined) this.#held = [];
+    this.#held.push({ frame, commit, failed });
+    return true;
+  }
+
+  /** Sends the held frames whose commit has finished: `ok` tells whether the last one did. */
+  releaseCommitted(commit: number, ok: boolean): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    let i = 0;
+    for (; i < held.length; i++) {
+      const entry = held[i] as HeldFrame;
+      if (entry.commit > commit) break;
+      this.write(!ok && entry.commit === commit && entry.failed ? entry.failed : entry.frame);
+    }
+    if (i === held.length) this.#held = undefined;
+    else held.splice(0, i);
+  }
+
+  /** Writes a frame to the peer's output, in order. */
+  protected abstract write(frame: Buffer): void;
 
   /** Whether this peer has more output queued than it should (see `PeerConnection`). */
   abstract get congested(): boolean;

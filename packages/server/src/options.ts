@@ -51,8 +51,53 @@ export interface ServerOptions {
    * @default 0
    */
   maxQueue?: number;
+  /**
+   * Keep background jobs across restarts and crashes: `sqlite:PATH` writes them to the SQLite
+   * file PATH (created if missing) in gearmand's libsqlite3 queue format, so gearmand and this
+   * server can take over each other's file. A background job's JOB_CREATED is sent once its
+   * row is committed; foreground jobs stay in memory only. Needs `node:sqlite` (Node.js 22.13
+   * or later): elsewhere `createServer` rejects with StoreError `UNSUPPORTED_RUNTIME`.
+   * @default none: every job is in memory only
+   */
+  store?: string;
+  /** The store's table (gearmand `--libsqlite3-table`). @default 'gearman_queue' */
+  storeTable?: string;
+  /**
+   * Serve TLS instead of plaintext, from the first byte (as the client's and worker's `tls`
+   * option expects). With `ca`, clients must present a certificate signed by it.
+   * @default none: plaintext
+   */
+  tls?: ServerTlsOptions;
   /** Where to log. @default none */
   logger?: ServerLogger;
+}
+
+/** The server's TLS settings, all PEM (as `tls.createServer` takes them). */
+export interface ServerTlsOptions {
+  /** The server's certificate chain. */
+  cert: string | Buffer;
+  /** Its private key. */
+  key: string | Buffer;
+  /** CAs that client certificates must chain to; asks clients for one (see `requestCert`). */
+  ca?: string | Buffer | (string | Buffer)[];
+  /**
+   * Ask for a client certificate and refuse connections without a valid one.
+   * @default true when `ca` is given, else false
+   */
+  requestCert?: boolean;
+}
+
+/** `ServerTlsOptions` checked, with `requestCert` decided. */
+export type ResolvedTls = Required<Pick<ServerTlsOptions, 'cert' | 'key' | 'requestCert'>> &
+  Pick<ServerTlsOptions, 'ca'>;
+
+/** A parsed `store` option. */
+export interface StoreSpec {
+  /** As given, for messages. */
+  spec: string;
+  kind: 'sqlite';
+  path: string;
+  table: string;
 }
 
 /** `ServerOptions` with defaults applied and values checked. */
@@ -63,6 +108,8 @@ export interface ResolvedOptions {
   handlePrefix: string;
   maxPacketSize: number;
   maxQueue: number;
+  store: StoreSpec | undefined;
+  tls: ResolvedTls | undefined;
   logger: ServerLogger | undefined;
 }
 
@@ -117,6 +164,50 @@ function checkHandlePrefix(value: unknown, field: string, fallback: () => string
   return value;
 }
 
+/** @throws InvalidArgumentError unless `value` is `sqlite:PATH` and `table` an SQL name. */
+function checkStore(value: unknown, table: unknown): StoreSpec | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || !value.startsWith('sqlite:') || value === 'sqlite:') {
+    throw new InvalidArgumentError('store', 'must be sqlite:PATH');
+  }
+  if (table !== undefined && table !== null) {
+    // The name goes into SQL text (as in gearmand), so only plain identifiers.
+    if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(table)) {
+      throw new InvalidArgumentError('storeTable', 'must be letters, digits and underscores');
+    }
+  }
+  return {
+    spec: value,
+    kind: 'sqlite',
+    path: value.slice('sqlite:'.length),
+    table: typeof table === 'string' ? table : 'gearman_queue',
+  };
+}
+
+const isPem = (value: unknown): value is string | Buffer =>
+  (typeof value === 'string' && value !== '') || (Buffer.isBuffer(value) && value.length > 0);
+
+/** @throws InvalidArgumentError unless `value` has a PEM `cert` and `key`. */
+function checkTls(value: unknown): ResolvedTls | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object') throw new InvalidArgumentError('tls', 'must be an object');
+  const { cert, key, ca, requestCert } = value as ServerTlsOptions;
+  if (!isPem(cert)) throw new InvalidArgumentError('tls.cert', 'must be a PEM certificate');
+  if (!isPem(key)) throw new InvalidArgumentError('tls.key', 'must be a PEM private key');
+  if (ca !== undefined && !isPem(ca) && !(Array.isArray(ca) && ca.every(isPem))) {
+    throw new InvalidArgumentError('tls.ca', 'must be PEM certificates');
+  }
+  if (requestCert !== undefined && typeof requestCert !== 'boolean') {
+    throw new InvalidArgumentError('tls.requestCert', 'must be a boolean');
+  }
+  return {
+    cert,
+    key,
+    ...(ca !== undefined ? { ca } : {}),
+    requestCert: requestCert ?? ca !== undefined,
+  };
+}
+
 function defaultHandlePrefix(): string {
   let host = hostname().replace(/[\s\0]/g, '') || 'localhost';
   while (Buffer.byteLength(host) > MAX_HANDLE_PREFIX - 2) host = host.slice(0, -1);
@@ -144,6 +235,8 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
       0xffffffff,
     ),
     maxQueue: checkInteger(options.maxQueue, 'maxQueue', 0, 0, Number.MAX_SAFE_INTEGER),
+    store: checkStore(options.store, options.storeTable),
+    tls: checkTls(options.tls),
     logger: options.logger,
   };
 }

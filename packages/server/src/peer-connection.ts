@@ -88,7 +88,7 @@ export class PeerConnection extends Peer {
     return `connection ${this.id} from ${this.remoteAddress}`;
   }
 
-  send(frame: Buffer): void {
+  protected write(frame: Buffer): void {
     if (this.gone || this.#ending) return;
     this.#queue.push(frame);
     this.#queuedBytes += frame.length;

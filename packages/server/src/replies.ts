@@ -26,6 +26,8 @@ export const ERRORS = {
   UNKNOWN_OPTION: error('UNKNOWN_OPTION', 'Server does not recognize given option'),
   UNIQUE_TOO_LARGE: error('ARGUMENT_TOO_LARGE', 'Unique value too large'),
   QUEUE_FULL: error('QUEUE_ERROR', 'Job queue is full'),
+  /** The durable store could not write the job (not a gearmand message: it has none). */
+  NOT_STORED: error('QUEUE_ERROR', 'Job could not be stored'),
   SHUTTING_DOWN: error('SHUTDOWN_GRACEFUL', 'Server is shutting down'),
   NOT_FOUND_DATA: error('JOB_NOT_FOUND', 'Job does not exist on server'),
   NOT_FOUND_RESULT: error('JOB_NOT_FOUND', 'Job given in work result not found'),

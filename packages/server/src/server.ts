@@ -1,7 +1,14 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { InvalidArgumentError } from '@gearmanode/protocol';
 import { Dispatcher } from './dispatcher.js';
+import { GroupCommit } from './group-commit.js';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.js';
 import { PeerConnection } from './peer-connection.js';
+import { SqliteQueue } from './sqlite-queue.js';
+
+// The commit number restored rows count as written in; new batches count on from it.
+const RESTORED_COMMIT = 1;
 
 /** Where the server listens. */
 export interface ServerAddress {
@@ -15,7 +22,8 @@ export interface CloseOptions {
   /**
    * Wait for the jobs workers are running to finish before closing the connections. Meanwhile
    * new connections are refused, submissions are answered with ERROR `SHUTDOWN_GRACEFUL`, and
-   * GRAB gets NO_JOB. Queued jobs are dropped either way: the server keeps nothing.
+   * GRAB gets NO_JOB. Queued jobs are dropped either way, except the background jobs a
+   * `store` keeps.
    * @default false
    */
   graceful?: boolean;
@@ -59,24 +67,51 @@ class Server implements GearmanServer {
   #closing: Promise<void> | undefined;
   #nextId = 1;
   #resolveClosed: (error: Error | undefined) => void = () => {};
+  readonly #queue: SqliteQueue | undefined;
 
-  constructor(options: ResolvedOptions) {
+  constructor(options: ResolvedOptions, queue: SqliteQueue | undefined) {
     this.#options = options;
+    this.#queue = queue;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
+    const logger = options.logger;
+    const durable =
+      queue === undefined
+        ? undefined
+        : new GroupCommit({
+            writer: queue,
+            restoredCommit: RESTORED_COMMIT,
+            onLost: (job) => this.#dispatcher.cancelJob(job.handle),
+            onError: (error) =>
+              logger?.error(error instanceof Error ? error.message : String(error)),
+          });
     this.#dispatcher = new Dispatcher({
       handlePrefix: options.handlePrefix,
       jobRetries: options.jobRetries,
       maxQueue: options.maxQueue,
-      logger: options.logger,
+      logger,
+      durable,
       // After the `OK` has been queued; `close()` flushes it before ending the connection.
       onShutdown: (graceful) =>
         setImmediate(() => {
           void this.close({ graceful, timeout: Number.POSITIVE_INFINITY });
         }),
     });
-    this.#net = createNetServer((socket) => this.#accept(socket));
+    this.#net = listener(options, (socket) => this.#accept(socket));
+  }
+
+  /** Queues the jobs the store kept, in the order they were written. */
+  restore(): void {
+    const queue = this.#queue;
+    if (queue === undefined) return;
+    const logger = this.#options.logger;
+    let restored = 0;
+    for (const stored of queue.load()) {
+      if (this.#dispatcher.restore(stored, RESTORED_COMMIT)) restored++;
+      else logger?.warn(`store: unique of ${stored.functionName} too long, row left as is`);
+    }
+    logger?.info(`store: ${restored} background jobs restored from ${this.#options.store?.spec}`);
   }
 
   get address(): ServerAddress {
@@ -146,10 +181,43 @@ class Server implements GearmanServer {
     for (const connection of connections) connection.end();
     await Promise.all(connections.map((connection) => connection.closed));
     await listenerClosed;
+    this.#dispatcher.closeStore();
+    this.#queue?.close();
     this.#state = 'closed';
     logger?.info('closed');
     this.#resolveClosed(undefined);
   }
+}
+
+/** A plaintext or TLS listening socket; TLS connections are accepted once their handshake is done. */
+function listener(options: ResolvedOptions, accept: (socket: Socket) => void): NetServer {
+  const tls = options.tls;
+  if (tls === undefined) return createNetServer(accept);
+  let server: NetServer;
+  try {
+    server = createTlsServer(
+      {
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+        requestCert: tls.requestCert,
+        rejectUnauthorized: tls.requestCert,
+      },
+      accept,
+    );
+  } catch (error) {
+    // A certificate or key OpenSSL cannot read, or a key that does not match.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new InvalidArgumentError('tls', `cannot use the certificate and key: ${message}`, {
+      cause: error,
+    });
+  }
+  // A failed handshake is the peer's business, as a socket error is.
+  server.on('tlsClientError', (error, socket) => {
+    options.logger?.debug?.(`TLS handshake from ${socket.remoteAddress ?? '-'}: ${error.message}`);
+    socket.destroy();
+  });
+  return server;
 }
 
 function formatAddress({ host, port }: ServerAddress): string {
@@ -159,18 +227,30 @@ function formatAddress({ host, port }: ServerAddress): string {
 /**
  * Starts a Gearman job server in this process and resolves once it is listening.
  *
- * Jobs live in memory only: they are gone when the server closes or the process ends.
+ * Jobs live in memory only, unless `options.store` keeps background jobs in a file; the rest
+ * are gone when the server closes or the process ends.
  * The server never throws or emits errors at the host process; bad peers are disconnected,
  * and what happens is reported to `options.logger`.
  *
- * Rejects with InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option, and with the
- * socket error (e.g. `EADDRINUSE`) when it cannot listen.
+ * Rejects with InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option, with
+ * StoreError (`ERR_STORE`) when the store cannot be used, and with the socket error (e.g.
+ * `EADDRINUSE`) when it cannot listen.
  * @example
  * await using server = await createServer({ port: 0 });
  * console.log(`gearman on ${server.address.host}:${server.address.port}`);
  */
 export async function createServer(options: ServerOptions = {}): Promise<GearmanServer> {
-  const server = new Server(resolveOptions(options));
-  await server.listen();
-  return server;
+  const resolved = resolveOptions(options);
+  const store = resolved.store;
+  const queue =
+    store === undefined ? undefined : await SqliteQueue.open(store.spec, store.path, store.table);
+  try {
+    const server = new Server(resolved, queue);
+    server.restore();
+    await server.listen();
+    return server;
+  } catch (error) {
+    queue?.close();
+    throw error;
+  }
 }

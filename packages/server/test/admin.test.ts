@@ -12,6 +12,7 @@ function context(overrides: Partial<AdminContext> = {}): AdminContext & { calls:
     functions: () => [],
     peers: () => [],
     jobs: () => [],
+    persisted: (job) => job.background,
     cancelJob: (handle) => {
       calls.push(`cancel ${handle}`);
       return handle === 'H:known';
@@ -138,6 +139,15 @@ describe('list replies', () => {
     if (first) first.retries = 2;
     expect(run('show jobs', ctx)).toBe(
       'H:box:1\t2\t0\t0\nH:box:2\t0\t0\t1\nH:box:3\t0\t0\t0\nH:box:4\t0\t0\t1\n.\n',
+    );
+  });
+
+  test('show jobs: with a store, only jobs whose row is committed are persisted', () => {
+    const { store, ctx } = fixture();
+    const handles = [...store.jobs.keys()];
+    const stored = context({ ...ctx, persisted: (job) => job.handle === handles[2] });
+    expect(run('show jobs', stored)).toBe(
+      'H:box:1\t0\t0\t0\nH:box:2\t0\t0\t0\nH:box:3\t0\t0\t1\nH:box:4\t0\t0\t0\n.\n',
     );
   });
 

@@ -374,13 +374,37 @@ describe('hooks', () => {
     return { store, events };
   }
 
-  test('accepted is called for new background jobs only', () => {
+  test('accepted is called once per job that becomes a background job', () => {
     const { store, events } = recorded();
     submit(store, { unique: 'a', background: true });
     submit(store, { unique: 'a', background: true });
     submit(store, { unique: 'b' });
-    submit(store, { unique: 'b', background: true });
     expect(events).toEqual(['accepted H:t:1']);
+    // A background submission joining a foreground job makes it one: it must be kept too.
+    submit(store, { unique: 'b', background: true });
+    submit(store, { unique: 'b', background: true });
+    expect(events).toEqual(['accepted H:t:1', 'accepted H:t:2']);
+  });
+
+  test('restored jobs call no hook, ignore queue limits and keep their row', () => {
+    const { store, events } = recorded();
+    store.setLimits('f', [1, 1, 1]);
+    store.function('f').limits = [1, 1, 1];
+    const request = {
+      functionName: 'f',
+      payload: Buffer.from('x'),
+      priority: NORMAL,
+      background: true,
+    };
+    const first = store.restore({ ...request, unique: 'k1' }, 'k1', 1);
+    const second = store.restore({ ...request, unique: 'k2' }, 'k2', 1);
+    expect(second).toMatchObject({ ok: true, created: true });
+    expect(first.ok && [first.job.storeKey, first.job.commit, first.job.background]).toEqual([
+      'k1',
+      1,
+      true,
+    ]);
+    expect(events).toEqual([]);
   });
 
   test('ended is called once per job, with how it ended', () => {

@@ -20,7 +20,7 @@ export class TestPeer extends Peer {
     super(nextId++, remoteAddress);
   }
 
-  send(frame: Buffer): void {
+  protected write(frame: Buffer): void {
     this.frames.push(frame);
   }
 

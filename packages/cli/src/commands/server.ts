@@ -1,6 +1,14 @@
-import { createServer, DEFAULT_HOST, DEFAULT_PORT, type ServerLogger } from '@gearmanode/server';
+import type { Buffer } from 'node:buffer';
+import { readFileSync } from 'node:fs';
+import {
+  createServer,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  type ServerLogger,
+  type ServerTlsOptions,
+} from '@gearmanode/server';
 import { expectPositionals, type ParsedArgs, parseInteger } from '../args.js';
-import { EXIT, type ExitCode } from '../errors.js';
+import { CliError, EXIT, type ExitCode, UsageError } from '../errors.js';
 import { formatJson } from '../format/json.js';
 import type { COMMANDS } from '../help.js';
 import type { CliIO } from '../io.js';
@@ -54,6 +62,9 @@ export async function server(args: ServerArgs, io: CliIO): Promise<ExitCode> {
     port,
     jobRetries,
     maxQueue,
+    ...(values.store !== undefined ? { store: values.store } : {}),
+    ...(values['store-table'] !== undefined ? { storeTable: values['store-table'] } : {}),
+    ...tlsOptions(values),
     logger,
   });
   const { host, port: bound } = instance.address;
@@ -103,6 +114,32 @@ export async function server(args: ServerArgs, io: CliIO): Promise<ExitCode> {
     await metrics?.close();
   }
   return EXIT.OK;
+}
+
+/** `{ tls }` from --tls-cert, --tls-key and --tls-ca (PEM files), or nothing without TLS. */
+function tlsOptions(values: ServerArgs['values']): { tls?: ServerTlsOptions } {
+  const { 'tls-cert': cert, 'tls-key': key, 'tls-ca': ca } = values;
+  if (cert === undefined && key === undefined && ca === undefined) return {};
+  if (cert === undefined || key === undefined) {
+    throw new UsageError(
+      '--tls-cert and --tls-key go together (and --tls-ca needs both)',
+      'server',
+    );
+  }
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new CliError(EXIT.USAGE, `${flag}: cannot read ${path}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    tls: {
+      cert: read('--tls-cert', cert),
+      key: read('--tls-key', key),
+      ...(ca !== undefined ? { ca: read('--tls-ca', ca), requestCert: true } : {}),
+    },
+  };
 }
 
 /** An address to connect to for one the server listens on: the wildcard means loopback. */
