@@ -17,6 +17,14 @@ export type WorkerEvent =
   /** The connection stopped trying (see the `reconnect` option). */
   | { type: 'give-up'; server: string; error: Error }
   /**
+   * The server owes replies to GRABs and has sent nothing for `silentFor` ms (`suspectAfter`):
+   * it gets no new GRAB until it answers, and the GRABs it holds stay within its share of
+   * `concurrency`.
+   */
+  | { type: 'suspect'; server: string; silentFor: number }
+  /** A suspect server sent bytes again and takes GRABs again. */
+  | { type: 'responsive'; server: string }
+  /**
    * The server answered a GRAB with ERROR: it does not know that GRAB. Perl's Gearman::Server
    * knows neither GRAB_JOB_UNIQ nor GRAB_JOB_ALL. Until it reconnects, the connection grabs with
    * `fallback` instead (GRAB_JOB_ALL → GRAB_JOB_UNIQ → GRAB_JOB); jobs from plain GRAB_JOB
@@ -42,6 +50,8 @@ export interface ServerStats {
   jobs: number;
   /** GRABs awaiting their reply. */
   grabsInFlight: number;
+  /** Owes replies and has been silent for `suspectAfter` ms: it gets no new GRAB meanwhile. */
+  suspect: boolean;
   /** Sockets opened so far. */
   generation: number;
   /** GRABs the server refused with ERROR, on every socket so far (see the `grab-refused` event). */
