@@ -37,7 +37,14 @@ export type WorkerEvent =
       packet: 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | 'GRAB_JOB_ALL';
       fallback: 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | undefined;
       error: Error;
-    };
+    }
+  /**
+   * The server answered a report (WORK_*) with ERROR other than JOB_NOT_FOUND, and dropped it:
+   * Perl's Gearman::Server answers WORK_DATA and WORK_WARNING, which it does not know, with
+   * `server_error`, and a report for a job the socket does not hold with `not_worker`. Only
+   * that report is lost; the job and the connection go on.
+   */
+  | { type: 'report-refused'; server: string; code: string; message: string };
 
 /** One server connection as `stats()` shows it. */
 export interface ServerStats {
@@ -81,6 +88,11 @@ export interface WorkerStats {
   droppedResults: number;
   /** ERROR JOB_NOT_FOUND replies: reports for jobs the server had taken back. */
   jobNotFound: number;
+  /**
+   * Other ERRORs answering a report (WORK_*): the server refused that report, e.g. a
+   * WORK_DATA or WORK_WARNING it does not know. The job goes on; see the `report-refused` event.
+   */
+  reportRefused: number;
   /** GRABs sent, and how many of them were answered with NO_JOB. */
   grabs: number;
   noJobs: number;

@@ -297,9 +297,24 @@ class GearmanWorker implements Worker {
     if (packet.type === 'NOOP') {
       if (link.loop.noop(performance.now())) this.#pump();
     } else if (packet.type === 'ERROR') {
-      // JOB_NOT_FOUND answers a report for a job the server took back (a server-side timeout,
-      // or a CANT_DO). Expected and harmless: the job runs elsewhere (protocol.md section 12).
-      this.#counters.jobNotFound++;
+      // Only ERRORs that answer a report arrive here (the connection matches the rest to their
+      // requests). JOB_NOT_FOUND answers a report for a job the server took back (a server-side
+      // timeout, or a CANT_DO). Expected and harmless: the job runs elsewhere (protocol.md
+      // section 12).
+      if (packet.code === 'JOB_NOT_FOUND') {
+        this.#counters.jobNotFound++;
+        return;
+      }
+      // Any other refusal (Gearman::Server: `server_error` for WORK_DATA and WORK_WARNING, which
+      // it does not know; `not_worker` for a report of a job this socket does not hold) costs
+      // that report only: the job and the socket go on.
+      this.#counters.reportRefused++;
+      this.#events.push({
+        type: 'report-refused',
+        server: link.server,
+        code: packet.code,
+        message: packet.message,
+      });
     }
     // Anything else (WORK_* relayed to clients) cannot be meant for a connection that submits
     // nothing; ignore it.
