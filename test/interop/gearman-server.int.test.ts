@@ -187,9 +187,8 @@ function gearmandServer(): Server {
 }
 
 describe('Perl Gearman::Client → Gearman::Server → our worker', () => {
-  // Needs the worker's GRAB_JOB fallback (issue 17): our worker grabs with GRAB_JOB_UNIQ or
-  // GRAB_JOB_ALL only, which Gearman::Server refuses, so it never takes a job there.
-  test.skip('a foreground job from the Perl client runs on our worker', async () => {
+  // Gearman::Server refuses GRAB_JOB_UNIQ: our worker falls back to GRAB_JOB.
+  test('a foreground job from the Perl client runs on our worker', async () => {
     const fn = uniqueName('gs-ours');
     await ourWorker(server, fn, async (job) => Buffer.from(job.payload).reverse());
     const run = await perlClient(server, { function: fn, payload: 'hello' });
@@ -197,8 +196,7 @@ describe('Perl Gearman::Client → Gearman::Server → our worker', () => {
     expect(bytes(complete).toString(), run.stderr).toBe('olleh');
   });
 
-  // Same reason as above.
-  test.skip('our client and our worker meet on Gearman::Server, status included', async () => {
+  test('our client and our worker meet on Gearman::Server, status included', async () => {
     const fn = uniqueName('gs-both');
     await ourWorker(server, fn, async (job) => {
       await job.status(1, 2);
@@ -212,8 +210,8 @@ describe('Perl Gearman::Client → Gearman::Server → our worker', () => {
     expect(events).toEqual(['created', 'status']);
   });
 
-  // Same reason as above; an exception must end the job on every server.
-  test.skip('an exception in our worker ends the job on Gearman::Server', async () => {
+  // An exception must end the job on every server.
+  test('an exception in our worker ends the job on Gearman::Server', async () => {
     const fn = uniqueName('gs-exc');
     await ourWorker(server, fn, async () => {
       throw new Error('nope');
