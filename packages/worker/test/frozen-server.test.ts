@@ -80,3 +80,27 @@ test("a silent server gets no new GRABs and holds at most its share; the other s
   expect(events).toContainEqual({ type: 'responsive', server: b.fake.address });
   expect(worker.stats()).toMatchObject({ received: 350, completed: 350, lost: 0 });
 });
+
+test('a loop that takes one job at a time is not kept waiting on a silent server', async () => {
+  const a = await freezable();
+  const b = await freezable();
+  const worker = await createWorker({
+    servers: [a.fake.address, b.fake.address],
+    functions: ['f'],
+    concurrency: 4,
+    suspectAfter: 100,
+  });
+  cleanup.push(() => worker.destroy());
+  b.frozen.on = true; // connected, then silent: its GRABs go unanswered
+  const iterator = worker[Symbol.asyncIterator]();
+  const first = iterator.next();
+  // The loop's one GRAB ends up on B (A answers NO_JOB and sleeps).
+  await b.fake.until(() => b.frozen.grabs === 1, 3000, 'a GRAB held by B');
+  a.fake.addJob('f', 'on A');
+  const job = (await first).value;
+  expect(job?.server).toBe(a.fake.address);
+  expect(job?.text()).toBe('on A');
+  await job?.complete();
+  expect(worker.stats().servers[1]).toMatchObject({ suspect: true, grabsInFlight: 1 });
+  await iterator.return?.();
+});
