@@ -12,7 +12,8 @@
  * - A new job server is one entry in `SERVERS`: cases reach it only through the `server`
  *   address and `startServer()` of their context.
  */
-import { describe, inject, test } from 'vitest';
+import { afterAll, beforeAll, describe, inject, test } from 'vitest';
+import { startGearmanServer } from '../gearman-server.js';
 import { startGearmand } from '../gearmand.js';
 import { defer, type Server } from './support.js';
 
@@ -33,12 +34,19 @@ export interface ServerOptions {
 
 /** A job server the table runs against. */
 export interface ServerTarget {
-  readonly name: string;
-  /** The shared server of the test run. */
+  readonly name: ServerName;
+  /** The shared server of the test run (after `launch()`, if there is one). */
   address(): Server;
+  /** Starts the shared server before the target's tests; resolves with its `stop`. */
+  launch?(): Promise<() => Promise<void>>;
   /** Starts a server of this kind for one case; stopped in `cleanup()`. */
   start?(options: ServerOptions): Promise<Server>;
 }
+
+/** The job servers: gearmand 1.1.20, and Perl's Gearman::Server 1.130 (see its cells). */
+export type ServerName = 'gearmand' | 'Gearman::Server';
+
+let gearmanServer: Server | undefined;
 
 const SERVERS: readonly ServerTarget[] = [
   {
@@ -49,6 +57,24 @@ const SERVERS: readonly ServerTarget[] = [
       const gearmand = await startGearmand({ args });
       defer(() => gearmand.stop());
       return { host: gearmand.host, port: gearmand.port };
+    },
+  },
+  {
+    name: 'Gearman::Server',
+    address: () => {
+      if (gearmanServer === undefined) throw new Error('Gearman::Server is not running');
+      return gearmanServer;
+    },
+    async launch() {
+      const server = await startGearmanServer();
+      gearmanServer = { host: server.host, port: server.port };
+      return () => server.stop();
+    },
+    async start({ jobRetries }) {
+      if (jobRetries !== undefined) throw new Error('Gearman::Server has no --job-retries');
+      const server = await startGearmanServer();
+      defer(() => server.stop());
+      return { host: server.host, port: server.port };
     },
   },
 ];
@@ -79,7 +105,7 @@ export function coveredBy(scenario: string): Unsupported {
 }
 
 /** One case, several named variants of it (each its own test), or none, with the reason. */
-type Cell = Case | Readonly<Record<string, Case>> | Unsupported;
+export type Cell = Case | Readonly<Record<string, Case>> | Unsupported;
 
 export interface Scenario {
   readonly name: string;
@@ -92,6 +118,11 @@ export interface Scenario {
   /** The cases start a job server of their own (`startServer()`), e.g. with other options. */
   readonly needs?: 'own-server';
   readonly cases: Partial<Record<PeerId, Cell>>;
+  /**
+   * Cells for one server that replace `cases` there: a case that expects what that server does
+   * instead (an ERR_SERVER for a request it lacks), or `unsupported(reason)`.
+   */
+  readonly on?: Partial<Record<ServerName, Partial<Record<PeerId, Cell>>>>;
 }
 
 /** Defines the tests of `scenarios`: per server, per peer, per side. */
@@ -110,13 +141,27 @@ export function runScenarios(scenarios: readonly Scenario[]): void {
   }
   for (const target of SERVERS) {
     describe(`on ${target.name}`, () => {
+      const launch = target.launch;
+      if (launch !== undefined) {
+        let stop: (() => Promise<void>) | undefined;
+        beforeAll(async () => {
+          stop = await launch();
+        });
+        afterAll(() => stop?.());
+      }
       for (const peer of PEERS) {
         for (const ours of ['worker', 'client'] as const) {
           const title =
             ours === 'worker' ? `${peer.client} → our worker` : `our client → ${peer.worker}`;
           describe(title, () => {
             for (const scenario of scenarios) {
-              if (scenario.ours === ours) define(scenario, scenario.cases[peer.id], target);
+              if (scenario.ours !== ours) continue;
+              const override = scenario.on?.[target.name];
+              const cell =
+                override !== undefined && peer.id in override
+                  ? override[peer.id]
+                  : scenario.cases[peer.id];
+              define(scenario, cell, target);
             }
           });
         }

@@ -27,6 +27,7 @@ export function newCounters(): Record<Counter, number> {
     released: 0,
     droppedResults: 0,
     jobNotFound: 0,
+    reportRefused: 0,
     grabs: 0,
     noJobs: 0,
   };

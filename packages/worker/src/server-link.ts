@@ -203,6 +203,7 @@ export class ServerLink {
       grab: this.loop.state,
       jobs: this.jobs.size,
       grabsInFlight: this.loop.outstanding,
+      suspect: this.connection.suspect,
       generation: this.connection.generation,
       grabRefused: this.#grabRefused,
     };

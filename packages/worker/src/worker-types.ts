@@ -16,6 +16,14 @@ export type WorkerEvent =
   /** The connection stopped trying (see the `reconnect` option). */
   | { type: 'give-up'; server: string; error: Error }
   /**
+   * The server owes replies to GRABs and has sent nothing for `silentFor` ms (`suspectAfter`):
+   * it gets no new GRAB until it answers, and the GRABs it holds stay within its share of
+   * `concurrency`.
+   */
+  | { type: 'suspect'; server: string; silentFor: number }
+  /** A suspect server sent bytes again and takes GRABs again. */
+  | { type: 'responsive'; server: string }
+  /**
    * The server answered a GRAB with ERROR: it does not know that GRAB. Perl's Gearman::Server
    * knows neither GRAB_JOB_UNIQ nor GRAB_JOB_ALL. Until it reconnects, the connection grabs with
    * `fallback` instead (GRAB_JOB_ALL → GRAB_JOB_UNIQ → GRAB_JOB); jobs from plain GRAB_JOB
@@ -28,7 +36,14 @@ export type WorkerEvent =
       packet: 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | 'GRAB_JOB_ALL';
       fallback: 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | undefined;
       error: Error;
-    };
+    }
+  /**
+   * The server answered a report (WORK_*) with ERROR other than JOB_NOT_FOUND, and dropped it:
+   * Perl's Gearman::Server answers WORK_DATA and WORK_WARNING, which it does not know, with
+   * `server_error`, and a report for a job the socket does not hold with `not_worker`. Only
+   * that report is lost; the job and the connection go on.
+   */
+  | { type: 'report-refused'; server: string; code: string; message: string };
 
 /** One server connection as `stats()` shows it. */
 export interface ServerStats {
@@ -41,6 +56,8 @@ export interface ServerStats {
   jobs: number;
   /** GRABs awaiting their reply. */
   grabsInFlight: number;
+  /** Owes replies and has been silent for `suspectAfter` ms: it gets no new GRAB meanwhile. */
+  suspect: boolean;
   /** Sockets opened so far. */
   generation: number;
   /** GRABs the server refused with ERROR, on every socket so far (see the `grab-refused` event). */
@@ -70,6 +87,11 @@ export interface WorkerStats {
   droppedResults: number;
   /** ERROR JOB_NOT_FOUND replies: reports for jobs the server had taken back. */
   jobNotFound: number;
+  /**
+   * Other ERRORs answering a report (WORK_*): the server refused that report, e.g. a
+   * WORK_DATA or WORK_WARNING it does not know. The job goes on; see the `report-refused` event.
+   */
+  reportRefused: number;
   /** GRABs sent, and how many of them were answered with NO_JOB. */
   grabs: number;
   noJobs: number;

@@ -121,7 +121,7 @@ class GearmanWorker implements Worker {
       seen.add(server);
       this.#links.push(new ServerLink(address, options, this.#functions, host));
     }
-    this.#scheduler = new GrabScheduler(this.#links);
+    this.#scheduler = new GrabScheduler(this.#links, this.#concurrency);
     this.#life = new Lifecycle(this.#links.length);
 
     // One timer for the whole worker: polls, the spin backoff and every job's time limit. It
@@ -260,6 +260,16 @@ class GearmanWorker implements Worker {
         this.#startedOne(link);
         this.#events.push(event);
         return;
+      case 'suspect':
+        // The server gets no new GRAB until it answers (see GrabScheduler); the consumer may
+        // want one elsewhere instead of the GRABs it holds.
+        this.#events.push(event);
+        this.#pump();
+        return;
+      case 'responsive':
+        this.#events.push(event);
+        this.#pump();
+        return;
     }
   }
 
@@ -287,9 +297,24 @@ class GearmanWorker implements Worker {
     if (packet.type === 'NOOP') {
       if (link.loop.noop(performance.now())) this.#pump();
     } else if (packet.type === 'ERROR') {
-      // JOB_NOT_FOUND answers a report for a job the server took back (a server-side timeout,
-      // or a CANT_DO). Expected and harmless: the job runs elsewhere (protocol.md section 12).
-      this.#counters.jobNotFound++;
+      // Only ERRORs that answer a report arrive here (the connection matches the rest to their
+      // requests). JOB_NOT_FOUND answers a report for a job the server took back (a server-side
+      // timeout, or a CANT_DO). Expected and harmless: the job runs elsewhere (protocol.md
+      // section 12).
+      if (packet.code === 'JOB_NOT_FOUND') {
+        this.#counters.jobNotFound++;
+        return;
+      }
+      // Any other refusal (Gearman::Server: `server_error` for WORK_DATA and WORK_WARNING, which
+      // it does not know; `not_worker` for a report of a job this socket does not hold) costs
+      // that report only: the job and the socket go on.
+      this.#counters.reportRefused++;
+      this.#events.push({
+        type: 'report-refused',
+        server: link.server,
+        code: packet.code,
+        message: packet.message,
+      });
     }
     // Anything else (WORK_* relayed to clients) cannot be meant for a connection that submits
     // nothing; ignore it.
@@ -349,10 +374,12 @@ class GearmanWorker implements Worker {
   #pump(): void {
     const consumer = this.#consumer;
     if (consumer === undefined || !this.#life.running) return;
-    const queued = this.#jobs.buffered + this.#scheduler.inFlight();
+    const buffered = this.#jobs.buffered;
     const count = Math.min(
-      consumer.want() - queued,
-      this.#concurrency - this.#jobs.running - queued, // never more GRABs than free slots
+      // A suspect server's GRABs are not counted on: its jobs may be long in coming.
+      consumer.want() - buffered - this.#scheduler.expected(),
+      // Never more GRABs than free slots: a suspect server's GRABs still hold theirs.
+      this.#concurrency - this.#jobs.running - buffered - this.#scheduler.inFlight(),
     );
     if (count > 0) this.#counters.grabs += this.#scheduler.send(count);
   }

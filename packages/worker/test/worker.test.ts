@@ -2,7 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type FakeServer, startFakeServer } from '../../../test/fake-server.js';
 import { freePort } from '../../../test/helpers.js';
-import { createWorker, type Job, type Worker, type WorkerOptions } from '../src/index.js';
+import {
+  createWorker,
+  type Job,
+  type Worker,
+  type WorkerEvent,
+  type WorkerOptions,
+} from '../src/index.js';
 
 let fake: FakeServer;
 const workers: Worker[] = [];
@@ -241,6 +247,53 @@ describe('the grab cycle against a misbehaving server', () => {
     await second.complete('fine');
     await fake.until(() => fake.results.has(second.handle));
     expect(worker.state).toBe('running');
+    await iterator.return?.();
+  });
+});
+
+describe('refused reports', () => {
+  test('a refused WORK_DATA or WORK_WARNING costs that report only: the job completes', async () => {
+    // Perl's Gearman::Server does not know either and answers each with ERROR server_error.
+    fake.refuse.add('WORK_DATA');
+    fake.refuse.add('WORK_WARNING');
+    const worker = await start();
+    const events = worker.status();
+    fake.addJob('a', 'one');
+    const iterator = worker[Symbol.asyncIterator]();
+    const job = (await iterator.next()).value as Job;
+    await job.data('partial');
+    await job.warning('careful');
+    await job.status(1, 2);
+    await job.complete('done');
+    await fake.until(() => worker.stats().reportRefused === 2);
+    // The refused reports never reached the job; the rest did, and the job is over.
+    expect(fake.results.get(job.handle)?.map((p) => p.type)).toEqual([
+      'WORK_STATUS',
+      'WORK_COMPLETE',
+    ]);
+    expect(fake.jobs.get(job.handle)?.holder).toBeUndefined();
+    const refused: WorkerEvent[] = [];
+    while (refused.length < 2) {
+      const next = await events.next();
+      if (next.done) break;
+      if (next.value.type === 'report-refused') refused.push(next.value);
+    }
+    expect(refused).toEqual([
+      { type: 'report-refused', server: fake.address, code: 'server_error', message: 'WORK_DATA' },
+      {
+        type: 'report-refused',
+        server: fake.address,
+        code: 'server_error',
+        message: 'WORK_WARNING',
+      },
+    ]);
+    // The socket is the first one still, and it keeps grabbing.
+    fake.addJob('a', 'two');
+    const second = (await iterator.next()).value as Job;
+    await second.complete('fine');
+    await fake.until(() => fake.results.has(second.handle));
+    expect(worker.stats()).toMatchObject({ completed: 2, jobNotFound: 0, lost: 0 });
+    expect(worker.stats().servers[0]?.generation).toBe(1);
     await iterator.return?.();
   });
 });

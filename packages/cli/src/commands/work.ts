@@ -356,6 +356,15 @@ async function watchConnections(
           `${event.server}: refused ${event.packet}${event.fallback === undefined ? '' : `; using ${event.fallback}`}`,
         );
         break;
+      case 'suspect':
+        log(`${event.server}: no reply for ${event.silentFor} ms; grabbing from other servers`);
+        break;
+      case 'responsive':
+        log(`${event.server}: answering again`);
+        break;
+      case 'report-refused':
+        if (verbose) log(`${event.server}: refused a report (${event.code}: ${event.message})`);
+        break;
     }
   }
 }
