@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { parseBody } from './body.js';
+import { BODY_DECODERS, type BodyDecoder } from './body-decoders.js';
 import { InvalidArgumentError, ProtocolError } from './errors.js';
 import {
   DEFAULT_MAX_PACKET_SIZE,
@@ -10,7 +10,7 @@ import {
   MAGIC_REQ,
   MAGIC_RES,
 } from './header.js';
-import { type Magic, PACKET_NAMES, type Packet, type PacketType } from './packet-types.js';
+import type { Magic, Packet } from './packet-types.js';
 
 /** Called with each complete packet, in stream order. */
 export type PacketHandler = (packet: Packet, magic: Magic) => void;
@@ -62,7 +62,7 @@ export class PacketDecoder {
   // A header that arrived in pieces, and the body parts of a packet that spans chunks.
   readonly #header = Buffer.alloc(HEADER_SIZE);
   #headerFilled = 0;
-  #type: PacketType = 'NOOP';
+  #decode: BodyDecoder = BODY_DECODERS[6] as BodyDecoder;
   #magic: Magic = 'RES';
   #size = 0;
   #parts: Buffer[] = [];
@@ -176,7 +176,7 @@ export class PacketDecoder {
         return;
       }
       offset = end;
-      this.#onPacket(parseBody(this.#type, chunk, start, end), this.#magic);
+      this.#onPacket(this.#decode(chunk, start, end), this.#magic);
     }
   }
 
@@ -223,7 +223,7 @@ export class PacketDecoder {
     this.#headerFilled = 0;
     this.#parts = [];
     this.#partsSize = 0;
-    this.#onPacket(parseBody(this.#type, body, 0, body.length), this.#magic);
+    this.#onPacket(this.#decode(body, 0, body.length), this.#magic);
     return offset + need;
   }
 
@@ -239,7 +239,7 @@ export class PacketDecoder {
     this.#headerFilled = 0;
     this.#partsSize = 0;
     this.#body = undefined;
-    this.#onPacket(parseBody(this.#type, body, 0, body.length), this.#magic);
+    this.#onPacket(this.#decode(body, 0, body.length), this.#magic);
     return offset + take;
   }
 
@@ -250,8 +250,8 @@ export class PacketDecoder {
       throw new ProtocolError('BAD_MAGIC', `bad magic 0x${magic.toString(16).padStart(8, '0')}`);
     }
     const number = buf.readUInt32BE(offset + 4);
-    const type = PACKET_NAMES[number];
-    if (type === undefined) {
+    const decode = BODY_DECODERS[number];
+    if (decode === undefined) {
       throw new ProtocolError('UNKNOWN_TYPE', `unknown packet type ${number}`);
     }
     const size = buf.readUInt32BE(offset + 8);
@@ -261,7 +261,7 @@ export class PacketDecoder {
         `packet size ${size} exceeds maxPacketSize ${this.#maxPacketSize}`,
       );
     }
-    this.#type = type;
+    this.#decode = decode;
     this.#magic = magic === MAGIC_REQ ? 'REQ' : 'RES';
     this.#size = size;
     return size;

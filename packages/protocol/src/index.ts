@@ -2,7 +2,8 @@
 // project whose tsconfig lists no `types` (TypeScript 7's default) still compiles against them.
 /// <reference types="node" preserve="true" />
 export * from './admin.js';
-export { parseBody, parseDecimal } from './body.js';
+export { parseDecimal } from './body.js';
+export { parseBody } from './body-decoders.js';
 export { checkClientId, checkFunctionName, checkUnique } from './checks.js';
 export { type DecoderOptions, PacketDecoder, type PacketHandler } from './decoder.js';
 export { type EncodeOptions, encodePacket, encodePacketParts } from './encoder.js';

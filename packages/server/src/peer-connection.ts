@@ -15,6 +15,9 @@ const JOIN_LIMIT = 16 * 1024;
 // How long a closing connection may take to flush its output before it is destroyed.
 const END_TIMEOUT = 2000;
 
+/** The connections with output queued in this event-loop turn, in the order they got it. */
+const dirty: PeerConnection[] = [];
+
 /** Options for `PeerConnection`. */
 export interface PeerConnectionOptions {
   maxPacketSize: number;
@@ -39,6 +42,7 @@ export class PeerConnection extends Peer {
   readonly #logger: ServerLogger | undefined;
   #queue: Buffer[] = [];
   #queuedBytes = 0;
+  /** Whether this connection is in `dirty`, to be flushed at the end of the tick. */
   #flushScheduled = false;
   /** Reasons to stop reading: our own congestion, and peers that have not drained our output. */
   #holds = 0;
@@ -94,8 +98,21 @@ export class PeerConnection extends Peer {
     this.#queuedBytes += frame.length;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+      dirty.push(this);
+      if (dirty.length === 1) setImmediate(PeerConnection.#flushDirty);
     }
+  }
+
+  /**
+   * Writes the output of every connection that has some, once per event-loop turn: after all
+   * the input that arrived in this turn has been handled (setImmediate runs right after the
+   * I/O callbacks), so that the replies to several chunks, and the packets several peers
+   * forward to one client, leave in one write.
+   */
+  static #flushDirty(): void {
+    // Flushing writes only: nothing here can queue more output for this turn.
+    for (let i = 0; i < dirty.length; i++) (dirty[i] as PeerConnection).#flush();
+    dirty.length = 0;
   }
 
   get congested(): boolean {
@@ -132,9 +149,6 @@ export class PeerConnection extends Peer {
     if (this.#ending) return;
     try {
       this.#decoder.push(chunk);
-      // Our own replies first: other peers' forwarded packets follow in their microtasks.
-      // A worker waiting for its next JOB_ASSIGN is the critical path of a busy function.
-      if (this.#queue.length > 0) this.#flush();
     } catch (error) {
       if (error instanceof ProtocolError) {
         this.#logger?.warn(`${this.#name}: ${error.message}, disconnecting`);
@@ -147,15 +161,17 @@ export class PeerConnection extends Peer {
     }
   }
 
-  readonly #flush = (): void => {
+  #flush(): void {
     this.#flushScheduled = false;
     const queue = this.#queue;
     if (queue.length === 0) return;
     const bytes = this.#queuedBytes;
-    this.#queue = [];
     this.#queuedBytes = 0;
     const socket = this.socket;
-    if (socket.destroyed || socket.writableEnded) return;
+    if (socket.destroyed || socket.writableEnded) {
+      queue.length = 0;
+      return;
+    }
     if (queue.length === 1) {
       socket.write(queue[0] as Buffer);
     } else if (bytes < JOIN_LIMIT * 4) {
@@ -178,13 +194,15 @@ export class PeerConnection extends Peer {
       this.#writeRun(queue, start, queue.length, runBytes);
       socket.uncork();
     }
+    // The socket keeps the buffers, not the array: it is reused for the next turn's output.
+    queue.length = 0;
     // More than the high-water mark still in the socket: stop reading this peer until the
     // socket drains ('drain' follows, since write() returned false on the way).
     if (!this.#selfHeld && socket.writableLength > HIGH_WATER_MARK) {
       this.#selfHeld = true;
       this.#hold();
     }
-  };
+  }
 
   #writeRun(queue: Buffer[], start: number, end: number, bytes: number): void {
     if (end - start === 1) this.socket.write(queue[start] as Buffer);

@@ -63,6 +63,9 @@ export function failOf(job: Job): PacketInit {
   return { type: 'WORK_FAIL', handle: job.handle };
 }
 
+/** Options for forwarding WORK_* packets to clients: made once, not per packet. */
+const AS_RESPONSE = { magic: 'RES' } as const;
+
 /** Sends one frame to every waiter of a job. */
 export function broadcast(job: Job, frame: Buffer): void {
   for (const waiter of job.waiters) waiter.send(frame);
@@ -74,7 +77,7 @@ export function broadcast(job: Job, frame: Buffer): void {
  * pausing `source` (the worker) while a waiter is congested.
  */
 export function forward(source: Peer, job: Job, packet: PacketInit): void {
-  const parts = encodePacketParts(packet, { magic: 'RES' });
+  const parts = encodePacketParts(packet, AS_RESPONSE);
   for (const waiter of job.waiters) {
     for (const part of parts) waiter.send(part);
     if (waiter !== source && waiter.congested) source.pauseUntilDrained(waiter);
@@ -87,10 +90,10 @@ export function forwardException(source: Peer, job: Job, packet: PacketOf<'WORK_
   let fail: Buffer | undefined;
   for (const waiter of job.waiters) {
     if (waiter.exceptions) {
-      exception ??= encodePacketParts(packet, { magic: 'RES' });
+      exception ??= encodePacketParts(packet, AS_RESPONSE);
       for (const part of exception) waiter.send(part);
     } else {
-      fail ??= encodePacket(failOf(job), { magic: 'RES' });
+      fail ??= encodePacket(failOf(job), AS_RESPONSE);
       waiter.send(fail);
     }
     if (waiter !== source && waiter.congested) source.pauseUntilDrained(waiter);

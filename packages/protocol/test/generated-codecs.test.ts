@@ -1,0 +1,87 @@
+import { describe, expect, test } from 'vitest';
+import { buildBodyDecoders } from '../src/body-decoders.js';
+import { buildBodyEncoders, type Tail } from '../src/body-encoders.js';
+import { HEADER_SIZE } from '../src/header.js';
+import {
+  InvalidArgumentError,
+  PACKET_TYPES,
+  type PacketInit,
+  type PacketType,
+} from '../src/index.js';
+import { fixtures } from './fixtures.js';
+import { thrown } from './helpers.js';
+
+// The codec generates one function per packet type from the table, and falls back to a generic
+// loop over the same table where code generation is disallowed: both must agree byte for byte.
+const generated = { decoders: buildBodyDecoders(true), encoders: buildBodyEncoders(true) };
+const generic = { decoders: buildBodyDecoders(false), encoders: buildBodyEncoders(false) };
+const types = Object.keys(PACKET_TYPES) as PacketType[];
+
+const magicByte = (magic: 'REQ' | 'RES'): number => (magic === 'REQ' ? 0x51 : 0x53);
+
+describe('generated and generic codecs', () => {
+  test('both have a decoder and an encoder for every packet type', () => {
+    for (const codecs of [generated, generic]) {
+      expect([...codecs.decoders.keys()]).toEqual(types);
+      expect([...codecs.encoders.keys()]).toEqual(types);
+    }
+  });
+
+  test.each(fixtures)('$name: both encode to the fixture bytes and decode it back', (fixture) => {
+    const { type } = fixture.packet;
+    for (const codecs of [generated, generic]) {
+      const tail: Tail = { buffer: undefined };
+      const encode = codecs.encoders.get(type);
+      const bytes = encode?.(fixture.packet, magicByte(fixture.magic), 0xffffffff, Infinity, tail);
+      expect(bytes).toEqual(fixture.bytes);
+      expect(tail.buffer).toBeUndefined();
+      const decode = codecs.decoders.get(type);
+      const packet = decode?.(fixture.bytes, HEADER_SIZE, fixture.bytes.length);
+      expect(packet).toEqual(fixture.packet);
+      // One shape per type: the fields in table order, after `type`.
+      expect(Object.keys(packet ?? {})).toEqual(['type', ...PACKET_TYPES[type].fields]);
+    }
+  });
+
+  test('both leave a payload at the copy threshold out of the head, uncopied', () => {
+    const payload = Buffer.alloc(32, 0x61);
+    const packet: PacketInit = { type: 'WORK_COMPLETE', handle: 'H:1', payload };
+    for (const codecs of [generated, generic]) {
+      const tail: Tail = { buffer: undefined };
+      const head = codecs.encoders.get('WORK_COMPLETE')?.(packet, 0x51, 0xffffffff, 32, tail);
+      expect(head?.length).toBe(HEADER_SIZE + 4);
+      expect(head?.readUInt32BE(8)).toBe(4 + 32);
+      expect(tail.buffer?.buffer).toBe(payload.buffer);
+    }
+  });
+
+  test.each([
+    { type: 'SUBMIT_JOB', functionName: 'a\0b', unique: '', payload: '' },
+    { type: 'SUBMIT_JOB', functionName: 7, unique: '', payload: '' },
+    { type: 'SUBMIT_JOB', functionName: 'f', unique: 'u'.repeat(64), payload: '' },
+    { type: 'SUBMIT_JOB', functionName: 'f', unique: '', payload: 12 },
+    { type: 'WORK_STATUS', handle: 'H:1', numerator: -1, denominator: 2 },
+    { type: 'WORK_STATUS', handle: 'H:1', numerator: 1, denominator: 2 ** 32 },
+    { type: 'STATUS_RES', handle: 'H', known: 1, running: true, numerator: 0, denominator: 0 },
+    { type: 'SUBMIT_JOB', functionName: 'f', unique: '', payload: 'x'.repeat(10) },
+  ] as unknown as PacketInit[])('both throw the same error for %o', (packet) => {
+    const errors = [generated, generic].map((codecs) =>
+      thrown(() =>
+        codecs.encoders.get(packet.type)?.(packet, 0x51, 8, Infinity, { buffer: undefined }),
+      ),
+    );
+    const [first, second] = errors as InvalidArgumentError[];
+    expect(first).toBeInstanceOf(InvalidArgumentError);
+    expect(second).toBeInstanceOf(InvalidArgumentError);
+    expect([first?.field, first?.message]).toEqual([second?.field, second?.message]);
+  });
+
+  test('both refuse a body with too few fields with the same error', () => {
+    const body = Buffer.from('H:1');
+    const errors = [generated, generic].map((codecs) =>
+      thrown(() => codecs.decoders.get('JOB_ASSIGN_UNIQ')?.(body, 0, body.length)),
+    );
+    expect(errors[0]).toMatchObject({ code: 'ERR_PROTOCOL', reason: 'TOO_FEW_FIELDS' });
+    expect((errors[0] as Error).message).toBe((errors[1] as Error).message);
+  });
+});
