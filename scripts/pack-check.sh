@@ -31,7 +31,8 @@ fail() {
   exit 1
 }
 
-say 'build'
+say 'build (from clean: an incremental build keeps files an earlier build configuration wrote)'
+rm -rf packages/*/dist
 pnpm --silent build
 
 say 'pack (pnpm, with the prepack guard)'
