@@ -30,8 +30,22 @@ import type { CaseContext, Cell, PeerId } from './table.js';
 /** Reads all of stdin before writing, so large payloads cannot fill both pipes at once. */
 const BUFFERED_CAT = ['sh', '-c', 'f=$(mktemp); cat > "$f"; cat "$f"; rm -f "$f"'];
 
-/** A worker that sends the payload back as it is, or reversed. */
-type ResultWorker = 'echo' | 'reverse';
+/**
+ * What a started worker does with each job: send the payload back as it is or reversed, send
+ * status, data and warning before the result "done:<payload>", fail it, or send an exception
+ * "<peer> exception: <payload>".
+ */
+type WorkerKind = 'echo' | 'reverse' | 'progress' | 'fail' | 'exception';
+
+/**
+ * The gearman tool's command for each kind; it sends only data (stdout) and the result, and a
+ * failing command fails the job after its output went out as data.
+ */
+const CLI_COMMANDS: Partial<Record<WorkerKind, readonly string[]>> = {
+  echo: BUFFERED_CAT,
+  reverse: ['rev'],
+  fail: ['sh', '-c', 'echo "partial output"; exit 3'],
+};
 
 /** One job a recording worker ran: its payload, and what the peer's worker saw of it. */
 export interface RecordedJob {
@@ -57,8 +71,8 @@ interface DyingWorker {
 
 /** What a scenario asks of a peer's worker. */
 export interface PeerWorker {
-  /** Starts a worker sending back the payload or its reverse; resolves once it is registered. */
-  results(server: Server, fn: string, kind: ResultWorker): Promise<ForeignProcess>;
+  /** Starts a worker of `kind`; resolves once it is registered. */
+  start(server: Server, fn: string, kind: WorkerKind): Promise<ForeignProcess>;
   /** Starts a worker that runs `count` jobs, noting each, then exits. */
   recording(server: Server, fn: string, count: number): RecordingWorker;
   /** Starts a worker that dies holding its first job; resolves once it is registered. */
@@ -108,7 +122,7 @@ type ClientScript = typeof phpClient;
 
 function scriptWorker(start: Script, dyingMode: string): PeerWorker {
   return {
-    async results(server, fn, kind) {
+    async start(server, fn, kind) {
       const worker = start(server, { function: fn, mode: kind });
       await waitForWorkers(server, fn);
       return worker;
@@ -163,11 +177,10 @@ const CLI_PRIORITY = { low: ['-L'], normal: [], high: ['-I'] } as const;
 
 const cli: Peer = {
   worker: {
-    async results(server, fn, kind) {
-      const worker = gearmanWorker(server, fn, [
-        '--',
-        ...(kind === 'echo' ? BUFFERED_CAT : ['rev']),
-      ]);
+    async start(server, fn, kind) {
+      const command = CLI_COMMANDS[kind];
+      if (command === undefined) throw new Error(`the gearman tool has no ${kind} worker`);
+      const worker = gearmanWorker(server, fn, ['--', ...command]);
       await waitForWorkers(server, fn);
       return worker;
     },

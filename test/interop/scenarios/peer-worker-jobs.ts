@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { uniqueName, waitFor } from '../../helpers.js';
 import { forPeers, PEER } from '../peers.js';
-import { allByteValues, ourClient, perlWorker, phpWorker, waitForWorkers } from '../support.js';
+import { allByteValues, ourClient } from '../support.js';
 import { coveredBy, type Scenario, unsupported } from '../table.js';
 
 export const peerWorkerJobs: readonly Scenario[] = [
@@ -22,7 +22,7 @@ export const peerWorkerJobs: readonly Scenario[] = [
       // a foreground job returns the result; the worker sees our unique, or none
       php: async ({ server }) => {
         const fn = uniqueName('php-w-fg');
-        const worker = await PEER.php.worker.results(server, fn, 'reverse');
+        const worker = await PEER.php.worker.start(server, fn, 'reverse');
         const client = await ourClient(server);
         const unique = uniqueName('u');
 
@@ -44,7 +44,7 @@ export const peerWorkerJobs: readonly Scenario[] = [
       // a foreground job runs the command on the payload
       cli: async ({ server }) => {
         const fn = uniqueName('cli-w-rev');
-        await PEER.cli.worker.results(server, fn, 'reverse');
+        await PEER.cli.worker.start(server, fn, 'reverse');
         const client = await ourClient(server);
 
         expect(await client.submit(fn, 'hello world!', { encoding: 'utf8' })).toBe('!dlrow olleh');
@@ -75,7 +75,7 @@ export const peerWorkerJobs: readonly Scenario[] = [
     expected: 'each of our submits at high, normal and low completes',
     cases: forPeers(['php', 'perl', 'cli'], async (peer, { server }, id) => {
       const fn = uniqueName(`${id}-w-prios`);
-      await peer.worker.results(server, fn, 'reverse');
+      await peer.worker.start(server, fn, 'reverse');
       const client = await ourClient(server);
 
       const results = await Promise.all(
@@ -128,7 +128,7 @@ export const peerWorkerJobs: readonly Scenario[] = [
       const kind = id === 'perl' ? 'reverse' : 'echo';
       const expected = (payload: Buffer): Buffer =>
         kind === 'reverse' ? Buffer.from(payload).reverse() : payload;
-      await peer.worker.results(server, fn, kind);
+      await peer.worker.start(server, fn, kind);
       const client = await ourClient(server);
       const binary = allByteValues();
       const large = randomBytes(1024 * 1024);
@@ -143,11 +143,9 @@ export const peerWorkerJobs: readonly Scenario[] = [
     peer: 'sends status, data and warning, then the result',
     expected: 'our run yields each event in order, then the result',
     cases: {
-      ...forPeers(['perl', 'php'], async (_peer, { server }, id) => {
+      ...forPeers(['perl', 'php'], async (peer, { server }, id) => {
         const fn = uniqueName(`${id}-w-progress`);
-        const start = id === 'perl' ? perlWorker : phpWorker;
-        start(server, { function: fn, mode: 'progress' });
-        await waitForWorkers(server, fn);
+        await peer.worker.start(server, fn, 'progress');
         const client = await ourClient(server);
 
         // The Perl case submits at high priority.
