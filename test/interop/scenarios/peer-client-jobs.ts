@@ -1,6 +1,7 @@
 import type { Job } from '@gearmanode/worker';
 import { expect } from 'vitest';
 import { uniqueName, waitFor } from '../../helpers.js';
+import { forPeers, type PeerRun } from '../peers.js';
 import {
   bytes,
   type ClientScriptOptions,
@@ -33,12 +34,12 @@ async function phpPriority(
 
 /**
  * Submits one unique twice through `submit` (the peer's client), the second time while our
- * worker runs the first: both get the first one's result, and the job runs once.
+ * worker runs the first: both get the first one's result and handle, and the job runs once.
  */
 async function oneRunForOneUnique(
   { server }: CaseContext,
   prefix: string,
-  submit: (server: Server, fn: string, unique: string, payload: string) => Promise<string>,
+  submit: (server: Server, fn: string, unique: string, payload: string) => Promise<PeerRun>,
 ): Promise<void> {
   const fn = uniqueName(prefix);
   const unique = uniqueName('same');
@@ -66,7 +67,10 @@ async function oneRunForOneUnique(
   });
   release();
 
-  expect(await Promise.all([first, second])).toEqual(['ran first', 'ran first']);
+  const results = await Promise.all([first, second]);
+  expect(results.map(({ result }) => result.toString())).toEqual(['ran first', 'ran first']);
+  // The gearman tool prints no handle: undefined twice.
+  expect(results[0]?.handle).toBe(results[1]?.handle);
   expect(runs).toBe(1);
 }
 
@@ -190,19 +194,11 @@ export const peerClientJobs: readonly Scenario[] = [
     peer: 'queues three background jobs, low first, before any worker is up',
     expected: 'our worker runs them high, normal, low',
     cases: {
-      // background jobs dispatched at low, normal and high priority reach our worker high first
-      perl: async ({ server }) => {
-        const fn = uniqueName('perl-prio');
+      // -L, default and -I background jobs of the gearman tool too
+      ...forPeers(['perl', 'php', 'cli'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-prio`);
         for (const priority of ['low', 'normal', 'high'] as const) {
-          const run = await perlClient(server, {
-            function: fn,
-            mode: 'background',
-            priority,
-            payload: priority,
-          });
-          expect(run.events.find((e) => e.event === 'created')?.handle, run.stderr).toMatch(
-            /\/\/H:/,
-          );
+          await peer.client.submitBackground(server, fn, priority, priority);
         }
         const order: string[] = [];
         await ourWorker(server, fn, (job) => {
@@ -211,53 +207,7 @@ export const peerClientJobs: readonly Scenario[] = [
 
         await waitFor(() => order.length === 3, { timeout: 10_000, what: 'three jobs' });
         expect(order).toEqual(['high', 'normal', 'low']);
-      },
-      // background jobs queued at low, normal and high priority reach our worker high first
-      php: async ({ server }) => {
-        const fn = uniqueName('php-prio');
-        for (const priority of ['low', 'normal', 'high'] as const) {
-          const run = await phpClient(server, {
-            function: fn,
-            mode: 'background',
-            priority,
-            payload: priority,
-          });
-          expect(run.events.find((e) => e.event === 'created')?.handle).toMatch(/^H:/);
-        }
-        const order: string[] = [];
-        await ourWorker(server, fn, (job) => {
-          order.push(job.text());
-        });
-
-        await waitFor(() => order.length === 3, { timeout: 10_000, what: 'three jobs' });
-        expect(order).toEqual(['high', 'normal', 'low']);
-      },
-      // -L, default and -I background jobs reach our worker high first
-      cli: async ({ server }) => {
-        const fn = uniqueName('cli-prio');
-        for (const [flag, payload] of [
-          ['-L', 'low'],
-          [undefined, 'normal'],
-          ['-I', 'high'],
-        ] as const) {
-          const run = await gearmanClient(server, [
-            '-b',
-            ...(flag ? [flag] : []),
-            '-f',
-            fn,
-            '--',
-            payload,
-          ]);
-          expect(run.code, run.stderr).toBe(0);
-        }
-        const order: string[] = [];
-        await ourWorker(server, fn, (job) => {
-          order.push(job.text());
-        });
-
-        await waitFor(() => order.length === 3, { timeout: 10_000, what: 'three jobs' });
-        expect(order).toEqual(['high', 'normal', 'low']);
-      },
+      }),
     },
   },
   {
@@ -399,53 +349,12 @@ export const peerClientJobs: readonly Scenario[] = [
     peer: 'two clients submit one unique while the job runs',
     expected: 'one run; both get its result and the same handle',
     cases: {
-      // two PHP clients with the same unique share one run of the job
-      php: async ({ server }) => {
-        const fn = uniqueName('php-unique');
-        const unique = uniqueName('same');
-        let release!: () => void;
-        const released = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        let runs = 0;
-        await ourWorker(server, fn, async (job) => {
-          runs += 1;
-          await released;
-          return `ran ${job.text()}`;
-        });
-        const client = await ourClient(server);
-
-        const first = phpClient(server, { function: fn, unique, payload: 'first' });
-        await waitFor(async () => (await client.getStatus({ unique })).running, {
-          timeout: 10_000,
-          what: 'the first submission to run',
-        });
-        const second = phpClient(server, { function: fn, unique, payload: 'second' });
-        await waitFor(async () => (await client.getStatus({ unique })).waitingClients === 2, {
-          timeout: 10_000,
-          what: 'the second submission to join',
-        });
-        release();
-
-        const results = await Promise.all([first, second]);
-        for (const run of results) {
-          const complete = run.events.find((e) => e.event === 'complete');
-          expect(bytes(complete).toString(), run.stderr).toBe('ran first');
-        }
-        const handles = results.map((run) => run.events.find((e) => e.event === 'created')?.handle);
-        expect(handles[0]).toBe(handles[1]);
-        expect(runs).toBe(1);
-      },
-      perl: (context) =>
-        oneRunForOneUnique(context, 'perl-unique', async (server, fn, unique, payload) => {
-          const run = await perlClient(server, { function: fn, unique, payload });
-          return bytes(run.events.find((e) => e.event === 'complete')).toString();
-        }),
-      cli: (context) =>
-        oneRunForOneUnique(context, 'cli-unique', async (server, fn, unique, payload) => {
-          const run = await gearmanClient(server, ['-u', unique, '-f', fn, '--', payload]);
-          return run.stdout.toString();
-        }),
+      // two clients with the same unique share one run of the job
+      ...forPeers(['php', 'perl', 'cli'], (peer, context, id) =>
+        oneRunForOneUnique(context, `${id}-unique`, (server, fn, unique, payload) =>
+          peer.client.submit(server, fn, payload, { unique }),
+        ),
+      ),
     },
   },
 ];
