@@ -6,15 +6,8 @@
  */
 import { expect } from 'vitest';
 import { uniqueName, waitFor } from '../../helpers.js';
-import {
-  bytes,
-  jobEvents,
-  ourClient,
-  ourWorker,
-  perlClient,
-  perlWorker,
-  waitForWorkers,
-} from '../support.js';
+import { PEER } from '../peers.js';
+import { bytes, jobEvents, ourClient, ourWorker, perlClient } from '../support.js';
 import { type Cell, type PeerId, type Scenario, unsupported } from '../table.js';
 
 /** Expects `request` to reject with ERR_SERVER `server_error`: Gearman::Server lacks it. */
@@ -106,11 +99,9 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
       await lacks(client.submitBackground(fn, 'low', { priority: 'low' }));
       await lacks(client.submitBackground(fn, 'high', { priority: 'high' }));
       await client.submitBackground(fn, 'normal');
-      const worker = perlWorker(server, { function: fn, mode: 'echo', count: 1 });
+      const worker = PEER.perl.worker.recording(server, fn, 1);
 
-      expect(await worker.exited, worker.describe()).toMatchObject({ code: 0 });
-      const jobs = worker.events.filter((e) => e.event === 'job').map((e) => bytes(e).toString());
-      expect(jobs).toEqual(['normal']);
+      expect((await worker.jobs()).map((job) => job.payload)).toEqual(['normal']);
     },
     php: unsupported(LIBGEARMAN_WORKER),
     cli: unsupported(LIBGEARMAN_WORKER),
@@ -118,8 +109,7 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
   'foreground jobs at each priority complete on the peer worker': {
     perl: async ({ server }) => {
       const fn = uniqueName('gs-perl-w-prios');
-      perlWorker(server, { function: fn, mode: 'reverse' });
-      await waitForWorkers(server, fn);
+      await PEER.perl.worker.start(server, fn, 'reverse');
       const client = await ourClient(server);
 
       await lacks(client.submit(fn, 'low', { priority: 'low' }));
@@ -141,11 +131,8 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
       expect(await client.getStatus(handle)).toMatchObject({ handle, known: true, running: false });
       await lacks(client.getStatus({ unique }));
 
-      const worker = perlWorker(server, { function: fn, mode: 'echo', count: 1 });
-      const job = await worker.waitForEvent('job');
-      expect(job).toMatchObject({ handle });
-      expect(bytes(job).toString()).toBe('later');
-      await worker.exited;
+      const worker = PEER.perl.worker.recording(server, fn, 1);
+      expect(await worker.jobs()).toEqual([expect.objectContaining({ payload: 'later', handle })]);
       expect(await client.getStatus(handle)).toMatchObject({ known: false, running: false });
     },
     php: unsupported(LIBGEARMAN_WORKER),
@@ -174,12 +161,10 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
     perl: async ({ server }) => {
       // Gearman::Server does not re-queue the job of a worker that dies: the job fails.
       const fn = uniqueName('gs-perl-w-kill');
-      const dying = perlWorker(server, { function: fn, mode: 'kill' });
-      await waitForWorkers(server, fn);
+      const dying = await PEER.perl.worker.dying(server, fn);
       const client = await ourClient(server);
       const result = client.submit(fn, 'again').catch((error: unknown) => error);
-      await dying.waitForEvent('dying');
-      expect(await dying.exited).toMatchObject({ signal: 'SIGKILL' });
+      await dying.died();
       expect(await result).toMatchObject({ code: 'ERR_JOB_FAILED' });
     },
     php: unsupported(LIBGEARMAN_WORKER),
