@@ -22,6 +22,7 @@ import {
   perlWorker,
   phpClient,
   phpWorker,
+  type ScriptEvent,
   type Server,
   waitForWorkers,
 } from './support.js';
@@ -102,13 +103,18 @@ export interface PeerClient {
     payload: string | Uint8Array,
     options?: SubmitOptions,
   ): Promise<PeerRun>;
-  /** Submits a background job at `priority` and checks that the peer saw it queued. */
+  /**
+   * Submits a background job, checks that the peer saw it queued, and resolves with the handle
+   * it printed (none from the gearman tool).
+   */
   submitBackground(
     server: Server,
     fn: string,
     payload: string,
-    priority: 'low' | 'normal' | 'high',
-  ): Promise<void>;
+    options: { priority?: 'low' | 'normal' | 'high'; unique?: string },
+  ): Promise<string | undefined>;
+  /** The status of the job `handle`, as the peer's client reports it (fields as it gives them). */
+  status(server: Server, handle: string): Promise<ScriptEvent | undefined>;
 }
 
 /** Both sides of one peer. */
@@ -164,11 +170,21 @@ function scriptClient(run: ClientScript, handlePattern: RegExp): PeerClient {
       expect(complete, done.stderr).toBeDefined();
       return { result: bytes(complete), handle: created?.handle, run: done };
     },
-    async submitBackground(server, fn, payload, priority) {
-      const done = await run(server, { function: fn, mode: 'background', priority, payload });
-      expect(done.events.find((e) => e.event === 'created')?.handle, done.stderr).toMatch(
-        handlePattern,
-      );
+    async submitBackground(server, fn, payload, { priority, unique }) {
+      const done = await run(server, {
+        function: fn,
+        mode: 'background',
+        priority,
+        unique,
+        payload,
+      });
+      const handle = done.events.find((e) => e.event === 'created')?.handle;
+      expect(handle, done.stderr).toMatch(handlePattern);
+      return handle as string;
+    },
+    async status(server, handle) {
+      const done = await run(server, { mode: 'status', handle });
+      return done.events.find((e) => e.event === 'status');
     },
   };
 }
@@ -228,16 +244,21 @@ const cli: Peer = {
           : await gearmanClient(server, [...uniqueArgs, '-f', fn], { stdin: payload });
       return { result: done.stdout, handle: undefined, run: done };
     },
-    async submitBackground(server, fn, payload, priority) {
+    async submitBackground(server, fn, payload, { priority = 'normal', unique }) {
       const done = await gearmanClient(server, [
         '-b',
         ...CLI_PRIORITY[priority],
+        ...(unique === undefined ? [] : ['-u', unique]),
         '-f',
         fn,
         '--',
         payload,
       ]);
       expect(done.code, done.stderr).toBe(0);
+      return undefined;
+    },
+    status() {
+      throw new Error('the gearman tool cannot query a job status');
     },
   },
 };
