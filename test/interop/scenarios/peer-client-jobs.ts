@@ -1,7 +1,7 @@
 import type { Job } from '@gearmanode/worker';
 import { expect } from 'vitest';
 import { uniqueName, waitFor } from '../../helpers.js';
-import { forPeers, type PeerRun } from '../peers.js';
+import { forPeers, PEER, type PeerRun } from '../peers.js';
 import {
   bytes,
   type ClientScriptOptions,
@@ -85,42 +85,29 @@ export const peerClientJobs: readonly Scenario[] = [
         'Gearman::Client sends an empty unique: see "foreground jobs at each priority"',
       ),
       // a foreground job returns the result and carries the UUID unique libgearman made up
-      php: async ({ server }) => {
-        const fn = uniqueName('php-fg');
+      ...forPeers(['php', 'cli'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-fg`);
         const uniques: string[] = [];
         await ourWorker(server, fn, (job) => {
           uniques.push(job.unique);
           return reverse(job);
         });
 
-        const run = await phpClient(server, { function: fn, payload: 'hello world!' });
+        const { result, run } = await peer.client.submit(server, fn, 'hello world!');
 
-        const events = jobEvents(run.events);
-        expect(
-          events.map((e) => e.event),
-          run.stderr,
-        ).toEqual(['created', 'complete']);
-        expect(bytes(events[1]).toString()).toBe('!dlrow olleh');
-        expect(events[0]?.unique).toMatch(
-          /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
-        );
-        expect(uniques).toEqual([events[0]?.unique]);
-      },
-      // a foreground job prints the result; libgearman made up a UUID unique
-      cli: async ({ server }) => {
-        const fn = uniqueName('cli-fg');
-        const uniques: string[] = [];
-        await ourWorker(server, fn, (job) => {
-          uniques.push(job.unique);
-          return Buffer.from(job.payload).reverse();
-        });
-
-        const run = await gearmanClient(server, ['-f', fn, '--', 'hello world!']);
-
-        expect(run.stdout.toString(), run.stderr).toBe('!dlrow olleh');
-        expect(run.code).toBe(0);
-        expect(uniques).toEqual([expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/)]);
-      },
+        expect(result.toString(), run.stderr).toBe('!dlrow olleh');
+        expect(uniques).toEqual([
+          expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+        ]);
+        if (id === 'php') {
+          // GearmanClient prints the unique it sent.
+          const events = jobEvents(run.events);
+          expect(events.map((e) => e.event)).toEqual(['created', 'complete']);
+          expect(events[0]?.unique).toBe(uniques[0]);
+        } else {
+          expect(run.code).toBe(0);
+        }
+      }),
     },
   },
   {
@@ -182,9 +169,9 @@ export const peerClientJobs: readonly Scenario[] = [
         const unique = uniqueName('u');
         await ourWorker(server, fn, (job) => job.unique);
 
-        const run = await gearmanClient(server, ['-u', unique, '-f', fn, '--', 'p']);
+        const { result, run } = await PEER.cli.client.submit(server, fn, 'p', { unique });
 
-        expect(run.stdout.toString(), run.stderr).toBe(unique);
+        expect(result.toString(), run.stderr).toBe(unique);
       },
     },
   },
