@@ -9,6 +9,7 @@ import { uniqueName, waitFor } from '../../helpers.js';
 import { PEER } from '../peers.js';
 import { bytes, jobEvents, ourClient, ourWorker, perlClient } from '../support.js';
 import { type Cell, type PeerId, type Scenario, unsupported } from '../table.js';
+import { reportThenReverse } from './peer-client-outcomes.js';
 
 /** Expects `request` to reject with ERR_SERVER `server_error`: Gearman::Server lacks it. */
 async function lacks(request: Promise<unknown>): Promise<void> {
@@ -52,13 +53,7 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
   'status, data and warning reach the peer in order': {
     perl: async ({ server }) => {
       const fn = uniqueName('gs-perl-fg');
-      const worker = await ourWorker(server, fn, async (job) => {
-        await job.status(1, 2);
-        await job.data('chunk-1');
-        await job.warning('careful');
-        await job.status(2, 2);
-        return Buffer.from(job.payload).reverse();
-      });
+      const worker = await ourWorker(server, fn, reportThenReverse);
 
       const run = await perlClient(server, { function: fn, payload: 'hello world!' });
 

@@ -21,6 +21,15 @@ import { type Scenario, unsupported } from '../table.js';
 
 const reverse = (job: Job): Buffer => Buffer.from(job.payload).reverse();
 
+/** Our worker's handler for the Perl client: status, data, warning, status, then the reverse. */
+export async function reportThenReverse(job: Job): Promise<Buffer> {
+  await job.status(1, 2);
+  await job.data('chunk-1');
+  await job.warning('careful');
+  await job.status(2, 2);
+  return Buffer.from(job.payload).reverse();
+}
+
 export const peerClientOutcomes: readonly Scenario[] = [
   {
     name: 'a payload with every byte value arrives intact both ways',
@@ -73,13 +82,7 @@ export const peerClientOutcomes: readonly Scenario[] = [
       // a foreground job: status, data and warning reach the callbacks in order, then the result
       perl: async ({ server }) => {
         const fn = uniqueName('perl-fg');
-        await ourWorker(server, fn, async (job) => {
-          await job.status(1, 2);
-          await job.data('chunk-1');
-          await job.warning('careful');
-          await job.status(2, 2);
-          return Buffer.from(job.payload).reverse();
-        });
+        await ourWorker(server, fn, reportThenReverse);
 
         const run = await perlClient(server, { function: fn, payload: 'hello world!' });
 
