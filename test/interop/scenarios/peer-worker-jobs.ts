@@ -110,8 +110,8 @@ export const peerWorkerJobs: readonly Scenario[] = [
       });
 
       const worker = peer.worker.recording(server, fn, 1);
-      // Gearman::Worker grabs with GRAB_JOB: it never sees the unique; the gearman tool shows
-      // its command neither.
+      // Gearman::Worker grabs with GRAB_JOB: it never sees the unique. The gearman tool passes
+      // its command the payload only.
       const seen = { php: { handle, unique }, perl: { handle }, cli: {} }[id];
       expect(await worker.jobs()).toEqual([expect.objectContaining({ payload: 'later', ...seen })]);
       expect(await client.getStatus(handle)).toMatchObject({ known: false, running: false });
