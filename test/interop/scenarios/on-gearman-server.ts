@@ -6,16 +6,10 @@
  */
 import { expect } from 'vitest';
 import { uniqueName, waitFor } from '../../helpers.js';
-import {
-  bytes,
-  jobEvents,
-  ourClient,
-  ourWorker,
-  perlClient,
-  perlWorker,
-  waitForWorkers,
-} from '../support.js';
+import { PEER } from '../peers.js';
+import { bytes, jobEvents, ourClient, ourWorker, perlClient } from '../support.js';
 import { type Cell, type PeerId, type Scenario, unsupported } from '../table.js';
+import { reportThenReverse } from './peer-client-outcomes.js';
 
 /** Expects `request` to reject with ERR_SERVER `server_error`: Gearman::Server lacks it. */
 async function lacks(request: Promise<unknown>): Promise<void> {
@@ -59,13 +53,7 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
   'status, data and warning reach the peer in order': {
     perl: async ({ server }) => {
       const fn = uniqueName('gs-perl-fg');
-      const worker = await ourWorker(server, fn, async (job) => {
-        await job.status(1, 2);
-        await job.data('chunk-1');
-        await job.warning('careful');
-        await job.status(2, 2);
-        return Buffer.from(job.payload).reverse();
-      });
+      const worker = await ourWorker(server, fn, reportThenReverse);
 
       const run = await perlClient(server, { function: fn, payload: 'hello world!' });
 
@@ -106,11 +94,9 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
       await lacks(client.submitBackground(fn, 'low', { priority: 'low' }));
       await lacks(client.submitBackground(fn, 'high', { priority: 'high' }));
       await client.submitBackground(fn, 'normal');
-      const worker = perlWorker(server, { function: fn, mode: 'echo', count: 1 });
+      const worker = PEER.perl.worker.recording(server, fn, 1);
 
-      expect(await worker.exited, worker.describe()).toMatchObject({ code: 0 });
-      const jobs = worker.events.filter((e) => e.event === 'job').map((e) => bytes(e).toString());
-      expect(jobs).toEqual(['normal']);
+      expect((await worker.jobs()).map((job) => job.payload)).toEqual(['normal']);
     },
     php: unsupported(LIBGEARMAN_WORKER),
     cli: unsupported(LIBGEARMAN_WORKER),
@@ -118,8 +104,7 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
   'foreground jobs at each priority complete on the peer worker': {
     perl: async ({ server }) => {
       const fn = uniqueName('gs-perl-w-prios');
-      perlWorker(server, { function: fn, mode: 'reverse' });
-      await waitForWorkers(server, fn);
+      await PEER.perl.worker.start(server, fn, 'reverse');
       const client = await ourClient(server);
 
       await lacks(client.submit(fn, 'low', { priority: 'low' }));
@@ -141,11 +126,8 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
       expect(await client.getStatus(handle)).toMatchObject({ handle, known: true, running: false });
       await lacks(client.getStatus({ unique }));
 
-      const worker = perlWorker(server, { function: fn, mode: 'echo', count: 1 });
-      const job = await worker.waitForEvent('job');
-      expect(job).toMatchObject({ handle });
-      expect(bytes(job).toString()).toBe('later');
-      await worker.exited;
+      const worker = PEER.perl.worker.recording(server, fn, 1);
+      expect(await worker.jobs()).toEqual([expect.objectContaining({ payload: 'later', handle })]);
       expect(await client.getStatus(handle)).toMatchObject({ known: false, running: false });
     },
     php: unsupported(LIBGEARMAN_WORKER),
@@ -174,12 +156,10 @@ const cells: Readonly<Record<string, Partial<Record<PeerId, Cell>>>> = {
     perl: async ({ server }) => {
       // Gearman::Server does not re-queue the job of a worker that dies: the job fails.
       const fn = uniqueName('gs-perl-w-kill');
-      const dying = perlWorker(server, { function: fn, mode: 'kill' });
-      await waitForWorkers(server, fn);
+      const dying = await PEER.perl.worker.dying(server, fn);
       const client = await ourClient(server);
       const result = client.submit(fn, 'again').catch((error: unknown) => error);
-      await dying.waitForEvent('dying');
-      expect(await dying.exited).toMatchObject({ signal: 'SIGKILL' });
+      await dying.died();
       expect(await result).toMatchObject({ code: 'ERR_JOB_FAILED' });
     },
     php: unsupported(LIBGEARMAN_WORKER),

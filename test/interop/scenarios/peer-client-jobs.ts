@@ -1,6 +1,7 @@
 import type { Job } from '@gearmanode/worker';
 import { expect } from 'vitest';
 import { uniqueName, waitFor } from '../../helpers.js';
+import { forPeers, PEER, type PeerRun } from '../peers.js';
 import {
   bytes,
   type ClientScriptOptions,
@@ -33,12 +34,12 @@ async function phpPriority(
 
 /**
  * Submits one unique twice through `submit` (the peer's client), the second time while our
- * worker runs the first: both get the first one's result, and the job runs once.
+ * worker runs the first: both get the first one's result and handle, and the job runs once.
  */
 async function oneRunForOneUnique(
   { server }: CaseContext,
   prefix: string,
-  submit: (server: Server, fn: string, unique: string, payload: string) => Promise<string>,
+  submit: (server: Server, fn: string, unique: string, payload: string) => Promise<PeerRun>,
 ): Promise<void> {
   const fn = uniqueName(prefix);
   const unique = uniqueName('same');
@@ -66,7 +67,10 @@ async function oneRunForOneUnique(
   });
   release();
 
-  expect(await Promise.all([first, second])).toEqual(['ran first', 'ran first']);
+  const results = await Promise.all([first, second]);
+  expect(results.map(({ result }) => result.toString())).toEqual(['ran first', 'ran first']);
+  // The gearman tool prints no handle: undefined twice.
+  expect(results[0]?.handle).toBe(results[1]?.handle);
   expect(runs).toBe(1);
 }
 
@@ -81,42 +85,29 @@ export const peerClientJobs: readonly Scenario[] = [
         'Gearman::Client sends an empty unique: see "foreground jobs at each priority"',
       ),
       // a foreground job returns the result and carries the UUID unique libgearman made up
-      php: async ({ server }) => {
-        const fn = uniqueName('php-fg');
+      ...forPeers(['php', 'cli'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-fg`);
         const uniques: string[] = [];
         await ourWorker(server, fn, (job) => {
           uniques.push(job.unique);
           return reverse(job);
         });
 
-        const run = await phpClient(server, { function: fn, payload: 'hello world!' });
+        const { result, run } = await peer.client.submit(server, fn, 'hello world!');
 
-        const events = jobEvents(run.events);
-        expect(
-          events.map((e) => e.event),
-          run.stderr,
-        ).toEqual(['created', 'complete']);
-        expect(bytes(events[1]).toString()).toBe('!dlrow olleh');
-        expect(events[0]?.unique).toMatch(
-          /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
-        );
-        expect(uniques).toEqual([events[0]?.unique]);
-      },
-      // a foreground job prints the result; libgearman made up a UUID unique
-      cli: async ({ server }) => {
-        const fn = uniqueName('cli-fg');
-        const uniques: string[] = [];
-        await ourWorker(server, fn, (job) => {
-          uniques.push(job.unique);
-          return Buffer.from(job.payload).reverse();
-        });
-
-        const run = await gearmanClient(server, ['-f', fn, '--', 'hello world!']);
-
-        expect(run.stdout.toString(), run.stderr).toBe('!dlrow olleh');
-        expect(run.code).toBe(0);
-        expect(uniques).toEqual([expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/)]);
-      },
+        expect(result.toString(), run.stderr).toBe('!dlrow olleh');
+        expect(uniques).toEqual([
+          expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+        ]);
+        if (id === 'php') {
+          // GearmanClient prints the unique it sent.
+          const events = jobEvents(run.events);
+          expect(events.map((e) => e.event)).toEqual(['created', 'complete']);
+          expect(events[0]?.unique).toBe(uniques[0]);
+        } else {
+          expect(run.code).toBe(0);
+        }
+      }),
     },
   },
   {
@@ -178,9 +169,9 @@ export const peerClientJobs: readonly Scenario[] = [
         const unique = uniqueName('u');
         await ourWorker(server, fn, (job) => job.unique);
 
-        const run = await gearmanClient(server, ['-u', unique, '-f', fn, '--', 'p']);
+        const { result, run } = await PEER.cli.client.submit(server, fn, 'p', { unique });
 
-        expect(run.stdout.toString(), run.stderr).toBe(unique);
+        expect(result.toString(), run.stderr).toBe(unique);
       },
     },
   },
@@ -190,19 +181,11 @@ export const peerClientJobs: readonly Scenario[] = [
     peer: 'queues three background jobs, low first, before any worker is up',
     expected: 'our worker runs them high, normal, low',
     cases: {
-      // background jobs dispatched at low, normal and high priority reach our worker high first
-      perl: async ({ server }) => {
-        const fn = uniqueName('perl-prio');
+      // -L, default and -I background jobs of the gearman tool too
+      ...forPeers(['perl', 'php', 'cli'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-prio`);
         for (const priority of ['low', 'normal', 'high'] as const) {
-          const run = await perlClient(server, {
-            function: fn,
-            mode: 'background',
-            priority,
-            payload: priority,
-          });
-          expect(run.events.find((e) => e.event === 'created')?.handle, run.stderr).toMatch(
-            /\/\/H:/,
-          );
+          await peer.client.submitBackground(server, fn, priority, { priority });
         }
         const order: string[] = [];
         await ourWorker(server, fn, (job) => {
@@ -211,53 +194,7 @@ export const peerClientJobs: readonly Scenario[] = [
 
         await waitFor(() => order.length === 3, { timeout: 10_000, what: 'three jobs' });
         expect(order).toEqual(['high', 'normal', 'low']);
-      },
-      // background jobs queued at low, normal and high priority reach our worker high first
-      php: async ({ server }) => {
-        const fn = uniqueName('php-prio');
-        for (const priority of ['low', 'normal', 'high'] as const) {
-          const run = await phpClient(server, {
-            function: fn,
-            mode: 'background',
-            priority,
-            payload: priority,
-          });
-          expect(run.events.find((e) => e.event === 'created')?.handle).toMatch(/^H:/);
-        }
-        const order: string[] = [];
-        await ourWorker(server, fn, (job) => {
-          order.push(job.text());
-        });
-
-        await waitFor(() => order.length === 3, { timeout: 10_000, what: 'three jobs' });
-        expect(order).toEqual(['high', 'normal', 'low']);
-      },
-      // -L, default and -I background jobs reach our worker high first
-      cli: async ({ server }) => {
-        const fn = uniqueName('cli-prio');
-        for (const [flag, payload] of [
-          ['-L', 'low'],
-          [undefined, 'normal'],
-          ['-I', 'high'],
-        ] as const) {
-          const run = await gearmanClient(server, [
-            '-b',
-            ...(flag ? [flag] : []),
-            '-f',
-            fn,
-            '--',
-            payload,
-          ]);
-          expect(run.code, run.stderr).toBe(0);
-        }
-        const order: string[] = [];
-        await ourWorker(server, fn, (job) => {
-          order.push(job.text());
-        });
-
-        await waitFor(() => order.length === 3, { timeout: 10_000, what: 'three jobs' });
-        expect(order).toEqual(['high', 'normal', 'low']);
-      },
+      }),
     },
   },
   {
@@ -266,56 +203,10 @@ export const peerClientJobs: readonly Scenario[] = [
     peer: 'submits a background job with a unique, then polls its status by handle',
     expected: 'status shows our progress, then the job is gone',
     cases: {
-      // a background job with a unique: get_status sees our progress, then the job gone
-      perl: async ({ server }) => {
-        const fn = uniqueName('perl-bg');
-        const unique = uniqueName('u');
-        let release!: () => void;
-        const released = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        const uniques: string[] = [];
-        await ourWorker(server, fn, async (job) => {
-          uniques.push(job.unique);
-          await job.status(3, 4);
-          await released;
-        });
-
-        const submitted = await perlClient(server, {
-          function: fn,
-          mode: 'background',
-          unique,
-          payload: 'p',
-        });
-        // Gearman::Client prefixes the server's handle with the server's address.
-        const handle = submitted.events.find((e) => e.event === 'created')?.handle as string;
-        expect(handle, submitted.stderr).toBe(
-          `${server.host}:${server.port}//${handle.split('//')[1]}`,
-        );
-
-        const running = await waitFor(
-          async () => {
-            const run = await perlClient(server, { mode: 'status', handle });
-            const status = run.events.find((e) => e.event === 'status');
-            return status?.numerator === '3' ? status : undefined;
-          },
-          { timeout: 10_000, what: 'status 3/4' },
-        );
-        expect(running).toMatchObject({ known: true, running: true, denominator: '4' });
-        expect(uniques).toEqual([unique]);
-
-        release();
-        await waitFor(
-          async () => {
-            const run = await perlClient(server, { mode: 'status', handle });
-            return run.events.find((e) => e.event === 'status')?.known === false;
-          },
-          { timeout: 10_000, what: 'the job to finish' },
-        );
-      },
-      // a background job with a unique: PHP reads its status by handle while our worker runs it
-      php: async ({ server }) => {
-        const fn = uniqueName('php-bg');
+      // a background job with a unique: the peer's status request sees our progress, then the
+      // job gone
+      ...forPeers(['perl', 'php'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-bg`);
         const unique = uniqueName('u');
         let release!: () => void;
         const released = new Promise<void>((resolve) => {
@@ -328,38 +219,37 @@ export const peerClientJobs: readonly Scenario[] = [
           await released;
         });
 
-        const submitted = await phpClient(server, {
-          function: fn,
-          mode: 'background',
+        const handle = (await peer.client.submitBackground(server, fn, 'in the background', {
           unique,
-          payload: 'in the background',
-        });
-        const handle = submitted.events.find((e) => e.event === 'created')?.handle as string;
-        expect(handle, submitted.stderr).toMatch(/^H:/);
+        })) as string;
+        if (id === 'perl') {
+          // Gearman::Client prefixes the server's handle with the server's address.
+          expect(handle).toBe(`${server.host}:${server.port}//${handle.split('//')[1]}`);
+        }
         await waitFor(() => seen.length === 1, { timeout: 10_000, what: 'the job' });
         expect(seen).toEqual([{ unique, payload: 'in the background' }]);
 
+        // Gearman::Client passes the status fields on as the strings it received.
+        const field = (value: number): number | string => (id === 'perl' ? String(value) : value);
         const running = await waitFor(
           async () => {
-            const run = await phpClient(server, { mode: 'status', handle });
-            const status = run.events.find((e) => e.event === 'status');
-            return status?.numerator === 2 ? status : undefined;
+            const status = await peer.client.status(server, handle);
+            return status?.numerator === field(2) ? status : undefined;
           },
           { timeout: 10_000, what: 'status 2/5' },
         );
-        expect(running).toMatchObject({ known: true, running: true, numerator: 2, denominator: 5 });
+        expect(running).toMatchObject({ known: true, running: true, denominator: field(5) });
 
         release();
         const finished = await waitFor(
           async () => {
-            const run = await phpClient(server, { mode: 'status', handle });
-            const status = run.events.find((e) => e.event === 'status');
+            const status = await peer.client.status(server, handle);
             return status?.known === false ? status : undefined;
           },
           { timeout: 10_000, what: 'the job to finish' },
         );
         expect(finished).toMatchObject({ known: false, running: false });
-      },
+      }),
       cli: unsupported(
         'the gearman tool cannot query a job status; see "a background job runs on our worker"',
       ),
@@ -399,53 +289,12 @@ export const peerClientJobs: readonly Scenario[] = [
     peer: 'two clients submit one unique while the job runs',
     expected: 'one run; both get its result and the same handle',
     cases: {
-      // two PHP clients with the same unique share one run of the job
-      php: async ({ server }) => {
-        const fn = uniqueName('php-unique');
-        const unique = uniqueName('same');
-        let release!: () => void;
-        const released = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        let runs = 0;
-        await ourWorker(server, fn, async (job) => {
-          runs += 1;
-          await released;
-          return `ran ${job.text()}`;
-        });
-        const client = await ourClient(server);
-
-        const first = phpClient(server, { function: fn, unique, payload: 'first' });
-        await waitFor(async () => (await client.getStatus({ unique })).running, {
-          timeout: 10_000,
-          what: 'the first submission to run',
-        });
-        const second = phpClient(server, { function: fn, unique, payload: 'second' });
-        await waitFor(async () => (await client.getStatus({ unique })).waitingClients === 2, {
-          timeout: 10_000,
-          what: 'the second submission to join',
-        });
-        release();
-
-        const results = await Promise.all([first, second]);
-        for (const run of results) {
-          const complete = run.events.find((e) => e.event === 'complete');
-          expect(bytes(complete).toString(), run.stderr).toBe('ran first');
-        }
-        const handles = results.map((run) => run.events.find((e) => e.event === 'created')?.handle);
-        expect(handles[0]).toBe(handles[1]);
-        expect(runs).toBe(1);
-      },
-      perl: (context) =>
-        oneRunForOneUnique(context, 'perl-unique', async (server, fn, unique, payload) => {
-          const run = await perlClient(server, { function: fn, unique, payload });
-          return bytes(run.events.find((e) => e.event === 'complete')).toString();
-        }),
-      cli: (context) =>
-        oneRunForOneUnique(context, 'cli-unique', async (server, fn, unique, payload) => {
-          const run = await gearmanClient(server, ['-u', unique, '-f', fn, '--', payload]);
-          return run.stdout.toString();
-        }),
+      // two clients with the same unique share one run of the job
+      ...forPeers(['php', 'perl', 'cli'], (peer, context, id) =>
+        oneRunForOneUnique(context, `${id}-unique`, (server, fn, unique, payload) =>
+          peer.client.submit(server, fn, payload, { unique }),
+        ),
+      ),
     },
   },
 ];

@@ -7,13 +7,13 @@ import { randomBytes } from 'node:crypto';
 import type { Job } from '@gearmanode/worker';
 import { expect } from 'vitest';
 import { uniqueName } from '../../helpers.js';
+import { forPeers } from '../peers.js';
 import {
   allByteValues,
   bytes,
   gearmanClient,
   jobEvents,
   ourWorker,
-  payloadFile,
   perlClient,
   phpClient,
 } from '../support.js';
@@ -21,110 +21,57 @@ import { type Scenario, unsupported } from '../table.js';
 
 const reverse = (job: Job): Buffer => Buffer.from(job.payload).reverse();
 
+/** Our worker's handler for the Perl client: status, data, warning, status, then the reverse. */
+export async function reportThenReverse(job: Job): Promise<Buffer> {
+  await job.status(1, 2);
+  await job.data('chunk-1');
+  await job.warning('careful');
+  await job.status(2, 2);
+  return Buffer.from(job.payload).reverse();
+}
+
 export const peerClientOutcomes: readonly Scenario[] = [
   {
     name: 'a payload with every byte value arrives intact both ways',
     ours: 'worker',
     peer: 'submits all 256 byte values (zero bytes included)',
     expected: 'our worker gets them intact; the peer gets our binary result intact',
-    cases: {
-      // a payload with every byte value, zero bytes included, arrives intact both ways
-      perl: async ({ server }) => {
-        const fn = uniqueName('perl-binary');
-        const payload = allByteValues();
-        const received: Buffer[] = [];
-        await ourWorker(server, fn, (job) => {
-          received.push(Buffer.from(job.payload));
-          return Buffer.from(job.payload).reverse();
-        });
+    // Perl gets the payload back reversed, PHP between two zero bytes, the gearman tool (on
+    // stdin and stdout) as it is.
+    cases: forPeers(['perl', 'php', 'cli'], async (peer, { server }, id) => {
+      const fn = uniqueName(`${id}-binary`);
+      const payload = allByteValues();
+      const answer = {
+        perl: (input: Uint8Array) => Buffer.from(input).reverse(),
+        php: (input: Uint8Array) => Buffer.concat([Buffer.from([0]), input, Buffer.from([0])]),
+        cli: (input: Uint8Array) => Buffer.from(input),
+      }[id];
+      const received: Buffer[] = [];
+      await ourWorker(server, fn, (job) => {
+        received.push(Buffer.from(job.payload));
+        return answer(job.payload);
+      });
 
-        const run = await perlClient(server, {
-          function: fn,
-          'payload-file': payloadFile(payload),
-        });
+      const { result, run } = await peer.client.submit(server, fn, payload);
 
-        expect(received).toEqual([payload]);
-        expect(bytes(run.events.find((e) => e.event === 'complete')), run.stderr).toEqual(
-          Buffer.from(payload).reverse(),
-        );
-      },
-      // a payload with every byte value, zero bytes included, arrives intact both ways
-      php: async ({ server }) => {
-        const fn = uniqueName('php-binary');
-        const payload = allByteValues();
-        const received: Buffer[] = [];
-        await ourWorker(server, fn, (job) => {
-          received.push(Buffer.from(job.payload));
-          return Buffer.concat([Buffer.from([0]), job.payload, Buffer.from([0])]);
-        });
-
-        const run = await phpClient(server, { function: fn, 'payload-file': payloadFile(payload) });
-
-        expect(received).toEqual([payload]);
-        const complete = run.events.find((e) => e.event === 'complete');
-        expect(bytes(complete), run.stderr).toEqual(
-          Buffer.concat([Buffer.from([0]), payload, Buffer.from([0])]),
-        );
-      },
-      // a payload with every byte value, on stdin, comes back intact on stdout
-      cli: async ({ server }) => {
-        const fn = uniqueName('cli-binary');
-        const payload = allByteValues();
-        const received: Buffer[] = [];
-        await ourWorker(server, fn, (job) => {
-          received.push(Buffer.from(job.payload));
-          return job.payload;
-        });
-
-        const run = await gearmanClient(server, ['-f', fn], { stdin: payload });
-
-        expect(received).toEqual([payload]);
-        expect(run.stdout).toEqual(payload);
-      },
-    },
+      expect(received).toEqual([payload]);
+      expect(result, run.stderr).toEqual(answer(payload));
+    }),
   },
   {
     name: 'a 1 MiB payload and a 1 MiB result',
     ours: 'worker',
     peer: 'submits 1 MiB of random bytes',
     expected: 'the reversed bytes come back',
-    cases: {
-      // a 1 MiB payload and a 1 MiB result
-      perl: async ({ server }) => {
-        const fn = uniqueName('perl-1mib');
-        const payload = randomBytes(1024 * 1024);
-        await ourWorker(server, fn, (job) => Buffer.from(job.payload).reverse());
+    cases: forPeers(['perl', 'php', 'cli'], async (peer, { server }, id) => {
+      const fn = uniqueName(`${id}-1mib`);
+      const payload = randomBytes(1024 * 1024);
+      await ourWorker(server, fn, reverse);
 
-        const run = await perlClient(server, {
-          function: fn,
-          'payload-file': payloadFile(payload),
-        });
+      const { result, run } = await peer.client.submit(server, fn, payload);
 
-        const complete = run.events.find((e) => e.event === 'complete');
-        expect(bytes(complete).equals(Buffer.from(payload).reverse()), run.stderr).toBe(true);
-      },
-      // a 1 MiB payload and a 1 MiB result
-      php: async ({ server }) => {
-        const fn = uniqueName('php-1mib');
-        const payload = randomBytes(1024 * 1024);
-        await ourWorker(server, fn, reverse);
-
-        const run = await phpClient(server, { function: fn, 'payload-file': payloadFile(payload) });
-
-        const complete = run.events.find((e) => e.event === 'complete');
-        expect(bytes(complete).equals(Buffer.from(payload).reverse()), run.stderr).toBe(true);
-      },
-      // a 1 MiB payload on stdin and a 1 MiB result
-      cli: async ({ server }) => {
-        const fn = uniqueName('cli-1mib');
-        const payload = randomBytes(1024 * 1024);
-        await ourWorker(server, fn, (job) => Buffer.from(job.payload).reverse());
-
-        const run = await gearmanClient(server, ['-f', fn], { stdin: payload });
-
-        expect(run.stdout.equals(Buffer.from(payload).reverse()), run.stderr).toBe(true);
-      },
-    },
+      expect(result.equals(Buffer.from(payload).reverse()), run.stderr).toBe(true);
+    }),
   },
   {
     name: 'status, data and warning reach the peer in order',
@@ -135,13 +82,7 @@ export const peerClientOutcomes: readonly Scenario[] = [
       // a foreground job: status, data and warning reach the callbacks in order, then the result
       perl: async ({ server }) => {
         const fn = uniqueName('perl-fg');
-        await ourWorker(server, fn, async (job) => {
-          await job.status(1, 2);
-          await job.data('chunk-1');
-          await job.warning('careful');
-          await job.status(2, 2);
-          return Buffer.from(job.payload).reverse();
-        });
+        await ourWorker(server, fn, reportThenReverse);
 
         const run = await perlClient(server, { function: fn, payload: 'hello world!' });
 
@@ -378,24 +319,14 @@ export const peerClientOutcomes: readonly Scenario[] = [
         );
         expect(payloads).toEqual([Buffer.alloc(0)]);
       },
-      php: async ({ server }) => {
-        const fn = uniqueName('php-zero');
+      ...forPeers(['php', 'cli'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-zero`);
         await ourWorker(server, fn, (job) => `got ${job.text()}`);
 
-        const run = await phpClient(server, { function: fn, payload: '0' });
+        const { result, run } = await peer.client.submit(server, fn, '0');
 
-        expect(bytes(run.events.find((e) => e.event === 'complete')).toString(), run.stderr).toBe(
-          'got 0',
-        );
-      },
-      cli: async ({ server }) => {
-        const fn = uniqueName('cli-zero');
-        await ourWorker(server, fn, (job) => `got ${job.text()}`);
-
-        const run = await gearmanClient(server, ['-f', fn, '--', '0']);
-
-        expect(run.stdout.toString(), run.stderr).toBe('got 0');
-      },
+        expect(result.toString(), run.stderr).toBe('got 0');
+      }),
     },
   },
 ];

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { uniqueName, waitFor } from '../../helpers.js';
+import { forPeers, PEER } from '../peers.js';
 import {
   functionStatus,
   gearmanWorker,
@@ -24,32 +25,21 @@ export const peerWorkerFailures: readonly Scenario[] = [
     peer: 'fails the job',
     expected: 'ERR_JOB_FAILED',
     cases: {
-      // a handler returning undef rejects our submit with ERR_JOB_FAILED
-      perl: async ({ server }) => {
-        const fn = uniqueName('perl-w-fail');
-        perlWorker(server, { function: fn, mode: 'fail' });
-        await waitForWorkers(server, fn);
-        const client = await ourClient(server);
-
-        await expect(client.submit(fn, 'p')).rejects.toMatchObject({ code: 'ERR_JOB_FAILED' });
-      },
-      // sendFail() rejects our submit with ERR_JOB_FAILED
-      php: async ({ server }) => {
-        const fn = uniqueName('php-w-fail');
-        phpWorker(server, { function: fn, mode: 'fail' });
-        await waitForWorkers(server, fn);
+      // Gearman::Worker fails a job whose handler returns undef, PHP's worker calls sendFail().
+      ...forPeers(['perl', 'php'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-w-fail`);
+        await peer.worker.start(server, fn, 'fail');
         const client = await ourClient(server);
 
         await expect(client.submit(fn, 'p')).rejects.toMatchObject({
           code: 'ERR_JOB_FAILED',
           handle: expect.stringMatching(/^H:/),
         });
-      },
+      }),
       // a command that fails: its output arrives as data, then ERR_JOB_FAILED
       cli: async ({ server }) => {
         const fn = uniqueName('cli-w-fail');
-        gearmanWorker(server, fn, ['--', 'sh', '-c', 'echo "partial output"; exit 3']);
-        await waitForWorkers(server, fn);
+        await PEER.cli.worker.start(server, fn, 'fail');
         const client = await ourClient(server);
 
         const run = client.start(fn, 'p', { encoding: 'utf8' });
@@ -70,34 +60,17 @@ export const peerWorkerFailures: readonly Scenario[] = [
     peer: 'sends WORK_EXCEPTION',
     expected: 'ERR_JOB_EXCEPTION with the data',
     cases: {
-      // send_work_exception rejects our submit with ERR_JOB_EXCEPTION and its data
-      perl: async ({ server }) => {
-        const fn = uniqueName('perl-w-exception');
-        perlWorker(server, { function: fn, mode: 'exception' });
-        await waitForWorkers(server, fn);
+      // send_work_exception() and sendException() reject our submit with ERR_JOB_EXCEPTION
+      ...forPeers(['perl', 'php'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-w-exception`);
+        await peer.worker.start(server, fn, 'exception');
         const client = await ourClient(server);
 
         await expect(client.submit(fn, 'p')).rejects.toMatchObject({
           code: 'ERR_JOB_EXCEPTION',
-          data: Buffer.from('perl exception: p'),
+          data: Buffer.from(`${id} exception: p`),
         });
-      },
-      // sendException() rejects our submit with ERR_JOB_EXCEPTION and its data
-      php: async ({ server }) => {
-        const fn = uniqueName('php-w-exception');
-        phpWorker(server, { function: fn, mode: 'exception' });
-        await waitForWorkers(server, fn);
-        const client = await ourClient(server);
-
-        const error = await client.submit(fn, 'p').then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        expect(error).toMatchObject({
-          code: 'ERR_JOB_EXCEPTION',
-          data: Buffer.from('php exception: p'),
-        });
-      },
+      }),
       cli: unsupported('the gearman tool never sends WORK_EXCEPTION'),
     },
   },
@@ -107,30 +80,10 @@ export const peerWorkerFailures: readonly Scenario[] = [
     peer: 'is SIGKILLed while it holds the job',
     expected: 'the job runs again elsewhere and our submit gets that result',
     cases: {
-      // a Perl worker killed mid-job: the job re-runs on our worker
-      perl: async ({ server }) => {
-        const fn = uniqueName('perl-w-kill');
-        const dying = perlWorker(server, { function: fn, mode: 'kill' });
-        await waitForWorkers(server, fn);
-        const client = await ourClient(server);
-
-        const run = client.start(fn, 'again', { encoding: 'utf8' });
-        await dying.waitForEvent('dying');
-        expect(await dying.exited).toMatchObject({ signal: 'SIGKILL' });
-        const attempts: string[] = [];
-        await ourWorker(server, fn, (job) => {
-          attempts.push(job.handle);
-          return `ours: ${job.text()}`;
-        });
-
-        expect(await run.result()).toBe('ours: again');
-        expect(attempts).toEqual([run.handle]);
-      },
       // a PHP worker killed mid-job: the job re-runs on a surviving Perl worker
       php: async ({ server }) => {
         const fn = uniqueName('php-w-die');
-        const dying = phpWorker(server, { function: fn, mode: 'die' });
-        await waitForWorkers(server, fn);
+        const dying = await PEER.php.worker.dying(server, fn);
         const client = await ourClient(server);
 
         const run = client.start(fn, 'survive me', { encoding: 'utf8' });
@@ -138,10 +91,9 @@ export const peerWorkerFailures: readonly Scenario[] = [
         const iterated = (async () => {
           for await (const event of run) events.push(event);
         })();
-        await dying.waitForEvent('dying');
-        expect(await dying.exited).toMatchObject({ signal: 'SIGKILL' });
+        await dying.died();
         // Started only now, so that the job cannot have gone to it first.
-        const survivor = perlWorker(server, { function: fn, mode: 'reverse' });
+        const survivor = await PEER.perl.worker.start(server, fn, 'reverse');
 
         expect(await run.result()).toBe('em evivrus');
         await iterated;
@@ -154,18 +106,14 @@ export const peerWorkerFailures: readonly Scenario[] = [
         await survivor.waitForEvent('job');
         expect(survivor.events.filter((e) => e.event === 'job')).toHaveLength(1);
       },
-      cli: async ({ server }) => {
-        const fn = uniqueName('cli-w-kill');
-        const dying = gearmanWorker(server, fn, ['--', 'sleep', '60']);
-        await waitForWorkers(server, fn);
+      // The Perl and the gearman tool's worker die; the job re-runs on our worker.
+      ...forPeers(['perl', 'cli'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-w-kill`);
+        const dying = await peer.worker.dying(server, fn);
         const client = await ourClient(server);
 
         const run = client.start(fn, 'again', { encoding: 'utf8' });
-        await waitFor(async () => (await functionStatus(server, fn)).running === 1, {
-          timeout: 10_000,
-          what: 'the job to run on the gearman tool',
-        });
-        await dying.kill();
+        await dying.died();
         const attempts: string[] = [];
         await ourWorker(server, fn, (job) => {
           attempts.push(job.handle);
@@ -174,7 +122,7 @@ export const peerWorkerFailures: readonly Scenario[] = [
 
         expect(await run.result()).toBe('ours: again');
         expect(attempts).toEqual([run.handle]);
-      },
+      }),
     },
   },
   {
@@ -249,22 +197,13 @@ export const peerWorkerFailures: readonly Scenario[] = [
         );
         expect(handles.size).toBe(1);
       },
-      php: async ({ server }) => {
-        const fn = uniqueName('php-w-zero');
-        phpWorker(server, { function: fn, mode: 'echo' });
-        await waitForWorkers(server, fn);
+      ...forPeers(['php', 'cli'], async (peer, { server }, id) => {
+        const fn = uniqueName(`${id}-w-zero`);
+        await peer.worker.start(server, fn, 'echo');
         const client = await ourClient(server);
 
         expect(await client.submit(fn, '0', { encoding: 'utf8' })).toBe('0');
-      },
-      cli: async ({ server }) => {
-        const fn = uniqueName('cli-w-zero');
-        gearmanWorker(server, fn, ['--', 'cat']);
-        await waitForWorkers(server, fn);
-        const client = await ourClient(server);
-
-        expect(await client.submit(fn, '0', { encoding: 'utf8' })).toBe('0');
-      },
+      }),
     },
   },
   {
@@ -299,56 +238,21 @@ export const peerWorkerFailures: readonly Scenario[] = [
     peer: 'is SIGKILLed while it holds the job',
     expected: 'ERR_JOB_FAILED',
     cases: {
-      // with gearmand --job-retries 1, a PHP worker killed mid-job fails our submit with ERR_JOB_FAILED
-      php: async ({ startServer }) => {
+      // with gearmand --job-retries 1, a peer worker killed mid-job fails our submit with ERR_JOB_FAILED
+      ...forPeers(['php', 'perl', 'cli'], async (peer, { startServer }, id) => {
         const own = await startServer({ jobRetries: 1 });
-        const fn = uniqueName('php-w-retries');
-        const dying = phpWorker(own, { function: fn, mode: 'die' });
-        await waitForWorkers(own, fn);
+        const fn = uniqueName(`${id}-w-retries`);
+        const dying = await peer.worker.dying(own, fn);
         const client = await ourClient(own);
 
         const outcome = client.submit(fn, 'p').then(
           () => 'completed',
           (error: unknown) => error,
         );
-        await dying.exited;
+        await dying.died();
 
         expect(await outcome).toMatchObject({ code: 'ERR_JOB_FAILED' });
-      },
-      perl: async ({ startServer }) => {
-        const own = await startServer({ jobRetries: 1 });
-        const fn = uniqueName('perl-w-retries');
-        const dying = perlWorker(own, { function: fn, mode: 'kill' });
-        await waitForWorkers(own, fn);
-        const client = await ourClient(own);
-
-        const outcome = client.submit(fn, 'p').then(
-          () => 'completed',
-          (error: unknown) => error,
-        );
-        await dying.exited;
-
-        expect(await outcome).toMatchObject({ code: 'ERR_JOB_FAILED' });
-      },
-      cli: async ({ startServer }) => {
-        const own = await startServer({ jobRetries: 1 });
-        const fn = uniqueName('cli-w-retries');
-        const dying = gearmanWorker(own, fn, ['--', 'sleep', '60']);
-        await waitForWorkers(own, fn);
-        const client = await ourClient(own);
-
-        const outcome = client.submit(fn, 'p').then(
-          () => 'completed',
-          (error: unknown) => error,
-        );
-        await waitFor(async () => (await functionStatus(own, fn)).running === 1, {
-          timeout: 10_000,
-          what: 'the job to run on the gearman tool',
-        });
-        await dying.kill();
-
-        expect(await outcome).toMatchObject({ code: 'ERR_JOB_FAILED' });
-      },
+      }),
     },
   },
   {
@@ -388,6 +292,7 @@ export const peerWorkerFailures: readonly Scenario[] = [
         // The tool writes the whole payload to the command's stdin before it reads the command's
         // stdout. Once both pipes are full (about 128 KiB on Linux) each side waits for the other.
         const fn = uniqueName('cli-w-deadlock');
+        // Plain `cat`, unlike the echo worker, writes while it reads.
         const worker = gearmanWorker(server, fn, ['--', 'cat']);
         await waitForWorkers(server, fn);
         const client = await ourClient(server);
