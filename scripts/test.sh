@@ -48,9 +48,19 @@ fi
 
 # gearmand, the C library's tools, and the PHP and Perl Gearman libraries the interop tests
 # (test/interop) run against ours. Debian installs gearmand in /usr/sbin, which is not always in
-# PATH. `php -m | grep -q` could fail under pipefail when grep exits first, so ask PHP directly.
+# PATH; a `gearmand` elsewhere may be Perl's Gearman::Server (Debian's gearman-server), so the C
+# one is recognised by its --version line. `php -m | grep -q` could fail under pipefail when grep
+# exits first, so ask PHP directly.
+c_gearmand() {
+  local candidate
+  for candidate in /usr/sbin/gearmand "$(command -v gearmand || true)"; do
+    [ -x "$candidate" ] && "$candidate" --version 2>/dev/null | grep -c '^gearmand [0-9]' >/dev/null &&
+      return 0
+  done
+  return 1
+}
 apt_packages=()
-if ! { command -v gearmand || [ -x /usr/sbin/gearmand ]; } >/dev/null 2>&1 ||
+if ! c_gearmand ||
   ! command -v gearadmin >/dev/null 2>&1 || ! command -v gearman >/dev/null 2>&1; then
   apt_packages+=(gearman-job-server gearman-tools)
 fi
