@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@gearmanode/protocol';
+import { checkInteger, describeValue, InvalidArgumentError } from '@gearmanode/protocol';
 
 // Every check takes (value, field, ...) and throws InvalidArgumentError naming `field`, so that
 // the client, the worker and the CLI report a bad option in the same words.
@@ -6,13 +6,8 @@ import { InvalidArgumentError } from '@gearmanode/protocol';
 /** The longest delay Node's timers take. */
 export const MAX_DELAY = 0x7fffffff;
 
-/** A value as a message shows it: short, and without dumping objects. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value === 'string') return JSON.stringify(value.slice(0, 40));
-  return typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
-}
+/** A value as a message shows it (protocol's `describeValue`). */
+export const describe = describeValue;
 
 /**
  * Checks an options object: an object whose keys are all `known`.
@@ -33,23 +28,8 @@ export function checkOptions<T extends object>(
   return value;
 }
 
-/** @throws InvalidArgumentError unless `value` is an integer from `min` to `max`. */
-export function checkInteger(
-  value: unknown,
-  field: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(
-      field,
-      `must be an integer from ${min} to ${max}, got ${describe(value)}`,
-    );
-  }
-  return value;
-}
+// Integer options are checked by protocol's `checkInteger`, which the server uses too.
+export { checkInteger };
 
 /** @throws InvalidArgumentError unless `value` is a finite number of at least `min`. */
 export function checkNumber(value: unknown, field: string, fallback: number, min: number): number {

@@ -57,3 +57,32 @@ export function checkClientId(value: unknown, field = 'clientId'): string {
   }
   return value;
 }
+
+/** A value as an error message shows it: short, and without dumping objects. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 40));
+  return typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+}
+
+/**
+ * Checks an integer option, such as a size limit or a port: `fallback` when undefined.
+ * @throws InvalidArgumentError naming `field` unless `value` is an integer from `min` to `max`.
+ */
+export function checkInteger(
+  value: unknown,
+  field: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(
+      field,
+      `must be an integer from ${min} to ${max}, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}

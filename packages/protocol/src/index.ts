@@ -4,7 +4,13 @@
 export * from './admin.js';
 export { parseDecimal } from './body.js';
 export { parseBody } from './body-decoders.js';
-export { checkClientId, checkFunctionName, checkUnique } from './checks.js';
+export {
+  checkClientId,
+  checkFunctionName,
+  checkInteger,
+  checkUnique,
+  describeValue,
+} from './checks.js';
 export { type DecoderOptions, PacketDecoder, type PacketHandler } from './decoder.js';
 export { type EncodeOptions, encodePacket, encodePacketParts } from './encoder.js';
 export {

@@ -1,6 +1,11 @@
 import { Buffer } from 'node:buffer';
 import { hostname } from 'node:os';
-import { DEFAULT_MAX_PACKET_SIZE, DEFAULT_PORT, InvalidArgumentError } from '@gearmanode/protocol';
+import {
+  checkInteger,
+  DEFAULT_MAX_PACKET_SIZE,
+  DEFAULT_PORT,
+  InvalidArgumentError,
+} from '@gearmanode/protocol';
 
 /**
  * Where the server reports what happens to it. `console` fits. Without a logger it is silent.
@@ -120,27 +125,14 @@ export const DEFAULT_HOST = '127.0.0.1';
 // A handle must fit gearmand's 63 bytes (protocol.md 6.2): prefix, colon, up to 16 digits.
 const MAX_HANDLE_PREFIX = 40;
 
-// Checks take (value, field, fallback, ...) as @gearmanode/core's do (the server cannot depend
-// on core), fall back on undefined or null, and throw InvalidArgumentError naming `field`.
-
-/** @throws InvalidArgumentError unless `value` is an integer from `min` to `max`. */
-function checkInteger(
-  value: unknown,
-  field: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(field, `must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
+// Integer options go through protocol's checkInteger, as the client's and the worker's do; the
+// server's own checks take (value, field, fallback, ...) in the same order, fall back only on
+// undefined (null is a wrong value, as everywhere in gearmanode), and throw
+// InvalidArgumentError naming `field`.
 
 /** @throws InvalidArgumentError unless `value` is a non-empty string. */
 function checkHost(value: unknown, field: string, fallback: string): string {
-  if (value === undefined || value === null) return fallback;
+  if (value === undefined) return fallback;
   if (typeof value !== 'string' || value === '') {
     throw new InvalidArgumentError(field, 'must be a non-empty string');
   }
@@ -149,7 +141,7 @@ function checkHost(value: unknown, field: string, fallback: string): string {
 
 /** @throws InvalidArgumentError unless `value` is 1 to 40 bytes without spaces or NUL bytes. */
 function checkHandlePrefix(value: unknown, field: string, fallback: () => string): string {
-  if (value === undefined || value === null) return fallback();
+  if (value === undefined) return fallback();
   if (
     typeof value !== 'string' ||
     value === '' ||
@@ -166,7 +158,7 @@ function checkHandlePrefix(value: unknown, field: string, fallback: () => string
 
 /** @throws InvalidArgumentError unless `value` is `sqlite:PATH` and `table` an SQL name. */
 function checkStore(value: unknown, table: unknown): StoreSpec | undefined {
-  if (value === undefined || value === null) return undefined;
+  if (value === undefined) return undefined;
   if (typeof value !== 'string' || !value.startsWith('sqlite:') || value === 'sqlite:') {
     throw new InvalidArgumentError('store', 'must be sqlite:PATH');
   }
@@ -189,7 +181,7 @@ const isPem = (value: unknown): value is string | Buffer =>
 
 /** @throws InvalidArgumentError unless `value` has a PEM `cert` and `key`. */
 function checkTls(value: unknown): ResolvedTls | undefined {
-  if (value === undefined || value === null) return undefined;
+  if (value === undefined) return undefined;
   if (typeof value !== 'object') throw new InvalidArgumentError('tls', 'must be an object');
   const { cert, key, ca, requestCert } = value as ServerTlsOptions;
   if (!isPem(cert)) throw new InvalidArgumentError('tls.cert', 'must be a PEM certificate');

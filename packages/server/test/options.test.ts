@@ -29,6 +29,8 @@ describe('resolveOptions', () => {
     ['handlePrefix', { handlePrefix: 'x'.repeat(41) }],
     ['handlePrefix', { handlePrefix: '' }],
     ['host', { host: '' }],
+    ['port', { port: null }],
+    ['host', { host: null }],
     ['store', { store: 'sqlite:' }],
     ['store', { store: '/var/lib/queue.db' }],
     ['storeTable', { store: 'sqlite:q.db', storeTable: 'bad name' }],
