@@ -33,7 +33,9 @@ test('with the sqlite queue, every background job acknowledged before a SIGKILL 
   const name = uniqueName('chaos-durable');
 
   // No worker yet: every job stays queued. gearmand is SIGKILLed while submits are in flight.
-  const client = await createClient({ servers, reconnect: false });
+  // gearmand's sqlite queue commits each job on its own (about 1,000 a second here, far fewer on
+  // a busy machine): a long reply deadline keeps this test about durability, not about timeouts.
+  const client = await createClient({ servers, reconnect: false, requestTimeout: 60_000 });
   cleanup.push(() => client.destroy());
   const acknowledged = new Set<number>();
   const rejected = new Map<string, number>();
@@ -53,7 +55,9 @@ test('with the sqlite queue, every background job acknowledged before a SIGKILL 
     ),
   );
   await Promise.all(submits);
-  await waitFor(() => killing !== undefined, { what: 'the kill' });
+  await waitFor(() => killing !== undefined, {
+    what: `the kill (acknowledged ${acknowledged.size}, rejected ${JSON.stringify([...rejected])})`,
+  });
   await killing;
   await client.close();
   await expectIdle(client);
