@@ -25,6 +25,11 @@ import { READ_IN_PLACE } from './socket.js';
 // corked writev, so that large payloads are never copied.
 const JOIN_LIMIT = 64 * 1024;
 
+// The flush runs as a reaction of this settled promise: a plain microtask. queueMicrotask()
+// would wrap each flush in an AsyncResource (an async id, the init hooks, a bound function),
+// and with one job at a time there is a flush per submit.
+const SETTLED = Promise.resolve();
+
 /** One request awaiting its reply. */
 export interface Pending {
   readonly type: PacketType | 'TEXT';
@@ -121,7 +126,7 @@ export class Session {
     }
     if (!this.#flushScheduled && this.#socket !== undefined) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flushTask);
+      void SETTLED.then(this.#flushTask);
     }
   }
 
