@@ -59,6 +59,19 @@ export async function createClient(options?: ClientOptions): Promise<Client> {
  */
 const DEBUG_STATE = Symbol.for('gearmanode.client.debugState');
 
+/** The submission whose promise `takeSettlers` is building. */
+let settling: Submission | undefined;
+
+/**
+ * The executor of every `submit()` promise: one function for all of them, so that a submit
+ * makes no closure for it (it hands its settle functions to `settling`).
+ */
+function takeSettlers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  const submission = settling as Submission;
+  submission.resolve = resolve;
+  submission.reject = reject;
+}
+
 /** Events `start()` keeps for an iterator that reads late, unless `maxBufferedEvents` says. */
 const MAX_BUFFERED_EVENTS = 1000;
 
@@ -206,11 +219,15 @@ class GearmanClient implements Client {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise((resolve, reject) => {
-      submission.resolve = resolve;
-      submission.reject = reject;
+    settling = submission;
+    const promise = new Promise<never>(takeSettlers);
+    settling = undefined;
+    try {
       this.#dispatcher.admit(submission);
-    });
+    } catch (error) {
+      this.#replies.fail(submission, error);
+    }
+    return promise;
   }
 
   /** Checks the arguments and builds the submission; throws what the caller should get. */

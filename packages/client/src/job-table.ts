@@ -33,17 +33,32 @@ export type JobPacket = Extract<
   }
 >;
 
-const TERMINAL: ReadonlySet<string> = new Set(['WORK_COMPLETE', 'WORK_FAIL', 'WORK_EXCEPTION']);
-const JOB_PACKETS: ReadonlySet<string> = new Set([
-  ...TERMINAL,
-  'WORK_DATA',
-  'WORK_WARNING',
-  'WORK_STATUS',
-]);
-
 /** Whether `packet` is a WORK_* packet for one of a client's jobs. */
 export function isJobPacket(packet: Packet): packet is JobPacket {
-  return JOB_PACKETS.has(packet.type);
+  switch (packet.type) {
+    case 'WORK_COMPLETE':
+    case 'WORK_FAIL':
+    case 'WORK_EXCEPTION':
+    case 'WORK_DATA':
+    case 'WORK_WARNING':
+    case 'WORK_STATUS':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Whether the packet ends its job's way back. */
+function isTerminal(type: JobPacket['type']): boolean {
+  return type === 'WORK_COMPLETE' || type === 'WORK_FAIL' || type === 'WORK_EXCEPTION';
+}
+
+/** Adds `submission` to the waiters of a slot; returns the slot that now holds them all. */
+function join(slot: Slot, submission: Submission): Slot {
+  if (!(slot instanceof WaiterGroup)) return new WaiterGroup(slot, submission);
+  slot.list.push(submission);
+  slot.cursor = 0;
+  return slot;
 }
 
 /**
@@ -52,26 +67,43 @@ export function isJobPacket(packet: Packet): packet is JobPacket {
  * where each WORK_* packet goes. A submission whose caller gave up stays as a "ghost" until its
  * terminal packet, so that the packets of the others sharing its handle still reach the right
  * waiter.
+ *
+ * While it holds a single handle (one job at a time, the default use), that handle lives in two
+ * fields and the Map stays empty: no hashing and no Map entry made and dropped per job. A second
+ * handle moves the first one into the Map, which then holds every handle until it is empty
+ * again, so that `takeAll()` keeps the order the jobs were created in.
  */
 export class JobTable {
   readonly #slots = new Map<string, Slot>();
+  /** The only handle, while the Map is empty. */
+  #soleHandle: string | undefined;
+  #sole: Slot | undefined;
 
   /** Handles with a job. */
   get size(): number {
-    return this.#slots.size;
+    return this.#sole === undefined ? this.#slots.size : 1;
   }
 
   /** JOB_CREATED: `submission` now waits for the packets of `handle`. */
   add(handle: string, submission: Submission): void {
-    const slot = this.#slots.get(handle);
-    if (slot === undefined) {
-      this.#slots.set(handle, submission);
-    } else if (slot instanceof WaiterGroup) {
-      slot.list.push(submission);
-      slot.cursor = 0;
-    } else {
-      this.#slots.set(handle, new WaiterGroup(slot, submission));
+    const sole = this.#sole;
+    if (sole !== undefined) {
+      if (handle === this.#soleHandle) {
+        this.#sole = join(sole, submission);
+        return;
+      }
+      this.#slots.set(this.#soleHandle as string, sole);
+      this.#soleHandle = undefined;
+      this.#sole = undefined;
+    } else if (this.#slots.size === 0) {
+      this.#soleHandle = handle;
+      this.#sole = submission;
+      return;
     }
+    const slot = this.#slots.get(handle);
+    if (slot === undefined) this.#slots.set(handle, submission);
+    else if (!(slot instanceof WaiterGroup)) this.#slots.set(handle, join(slot, submission));
+    else join(slot, submission);
   }
 
   /**
@@ -81,11 +113,18 @@ export class JobTable {
    */
   route(packet: JobPacket): Submission | undefined {
     const handle = packet.handle;
-    const slot = this.#slots.get(handle);
+    const sole = this.#sole !== undefined;
+    const slot = sole
+      ? handle === this.#soleHandle
+        ? this.#sole
+        : undefined
+      : this.#slots.size === 0
+        ? undefined
+        : this.#slots.get(handle);
     if (slot === undefined) return undefined;
-    const terminal = TERMINAL.has(packet.type);
+    const terminal = isTerminal(packet.type);
     if (!(slot instanceof WaiterGroup)) {
-      if (terminal) this.#slots.delete(handle);
+      if (terminal) this.#remove(handle, sole);
       return slot;
     }
     const list = slot.list;
@@ -93,7 +132,7 @@ export class JobTable {
     const submission = list[index] as Submission;
     if (terminal) {
       list.splice(index, 1);
-      if (list.length === 0) this.#slots.delete(handle);
+      if (list.length === 0) this.#remove(handle, sole);
       else if (slot.cursor >= list.length) slot.cursor = 0;
     } else {
       slot.cursor = index + 1 === list.length ? 0 : index + 1;
@@ -104,10 +143,11 @@ export class JobTable {
   /** Empties the table and returns every submission in it, ghosts included. */
   takeAll(): Submission[] {
     const all: Submission[] = [];
-    for (const slot of this.#slots.values()) {
+    for (const slot of this.#all()) {
       if (slot instanceof WaiterGroup) all.push(...slot.list);
       else all.push(slot);
     }
+    this.#remove(undefined, true);
     this.#slots.clear();
     return all;
   }
@@ -115,10 +155,23 @@ export class JobTable {
   /** Submissions whose caller gave up and that wait for their terminal packet. */
   ghosts(): number {
     let ghosts = 0;
-    for (const slot of this.#slots.values()) {
+    for (const slot of this.#all()) {
       const list = slot instanceof WaiterGroup ? slot.list : [slot];
       for (const submission of list) if (submission.done) ghosts++;
     }
     return ghosts;
+  }
+
+  #all(): Iterable<Slot> {
+    return this.#sole === undefined ? this.#slots.values() : [this.#sole];
+  }
+
+  #remove(handle: string | undefined, sole: boolean): void {
+    if (sole) {
+      this.#soleHandle = undefined;
+      this.#sole = undefined;
+    } else {
+      this.#slots.delete(handle as string);
+    }
   }
 }

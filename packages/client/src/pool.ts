@@ -19,6 +19,12 @@ function hasRoom(member: PoolMember, share: number): boolean {
   return member.suspect !== true && (member.holding ?? 0) < share;
 }
 
+/** Whether `member` is skipped after a failure; reads the clock only for a member so marked. */
+function isDown(member: PoolMember): boolean {
+  const until = member.downUntil;
+  return until !== 0 && until > Date.now();
+}
+
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
@@ -98,9 +104,8 @@ export class ServerPool<T extends PoolMember> {
    * most its part while it is not yet suspect (and after: a suspect one takes nothing new).
    */
   share(limit: number): number {
-    const now = Date.now();
     let up = 0;
-    for (const member of this.members) if (member.downUntil <= now) up++;
+    for (const member of this.members) if (!isDown(member)) up++;
     return Math.ceil(limit / Math.max(1, up));
   }
 
@@ -110,10 +115,9 @@ export class ServerPool<T extends PoolMember> {
    * is suspect or holds its share: a submit then waits in the client.
    */
   canTake(share: number): boolean {
-    const now = Date.now();
     let up = false;
     for (const member of this.members) {
-      if (member.downUntil > now) continue;
+      if (isDown(member)) continue;
       if (hasRoom(member, share)) return true;
       up = true;
     }
@@ -129,17 +133,16 @@ export class ServerPool<T extends PoolMember> {
   pick(unique: string, share = Number.POSITIVE_INFINITY): T | undefined {
     const members = this.members;
     const count = members.length;
-    const now = Date.now();
     const strict = share !== Number.POSITIVE_INFINITY;
     if (count === 1) {
       const only = members[0] as T;
-      return only.downUntil <= now && (!strict || hasRoom(only, share)) ? only : undefined;
+      return !isDown(only) && (!strict || hasRoom(only, share)) ? only : undefined;
     }
     if (unique !== '') {
       let best: T | undefined;
       let bestWeight = -1;
       for (const member of members) {
-        if (member.downUntil > now || (strict && !hasRoom(member, share))) continue;
+        if (isDown(member) || (strict && !hasRoom(member, share))) continue;
         const w = weight(member, unique);
         if (w > bestWeight || (w === bestWeight && best !== undefined && member.name < best.name)) {
           best = member;
@@ -151,7 +154,7 @@ export class ServerPool<T extends PoolMember> {
     const start = this.#strategy === 'sequence' ? 0 : this.#next;
     for (let i = 0; i < count; i++) {
       const member = members[(start + i) % count] as T;
-      if (member.downUntil <= now && (!strict || hasRoom(member, share))) {
+      if (!isDown(member) && (!strict || hasRoom(member, share))) {
         if (this.#strategy === 'round-robin') this.#next = (start + i + 1) % count;
         return member;
       }

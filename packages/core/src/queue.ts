@@ -31,6 +31,12 @@ export class Queue<T> {
     return this.#size === 0 ? undefined : this.#items[this.#head];
   }
 
+  /** The item `index` places behind the front; undefined past the back. */
+  at(index: number): T | undefined {
+    if (index < 0 || index >= this.#size) return undefined;
+    return this.#items[(this.#head + index) & (this.#items.length - 1)];
+  }
+
   /** Removes and returns the front item; undefined when empty. */
   shift(): T | undefined {
     if (this.#size === 0) return undefined;

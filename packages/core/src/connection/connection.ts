@@ -44,7 +44,8 @@ export class Connection implements SocketSink {
   #state: ConnectionState = 'idle';
   #socket: net.Socket | undefined;
   #generation = 0;
-  #lastReceive = 0;
+  /** Bytes arrived since the heartbeat last looked. */
+  #received = false;
   #suspect = false;
   #retryAbort = new AbortController();
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -197,7 +198,7 @@ export class Connection implements SocketSink {
 
   /** Bytes from the socket: they feed the session's decoder and count as a sign of life. */
   onData(chunk: Buffer): void {
-    this.#lastReceive = Date.now();
+    this.#received = true;
     if (this.#suspect) {
       this.#suspect = false;
       this.#emit({ type: 'responsive', server: this.server });
@@ -312,7 +313,6 @@ export class Connection implements SocketSink {
   #handshake(socket: net.Socket, fail: (error: Error) => void, ready: () => void): void {
     this.#socket = socket;
     this.#generation++;
-    this.#lastReceive = Date.now();
     const probe: PacketInit =
       (this.#options.exceptions ?? true)
         ? { type: 'OPTION_REQ', option: 'exceptions' }
@@ -350,8 +350,10 @@ export class Connection implements SocketSink {
       get head(): Pending | undefined {
         return self.#session.head;
       },
-      get lastReceive(): number {
-        return self.#lastReceive;
+      received(): boolean {
+        const received = self.#received;
+        self.#received = false;
+        return received;
       },
       get suspect(): boolean {
         return self.#suspect;

@@ -25,6 +25,11 @@ import { READ_IN_PLACE } from './socket.js';
 // corked writev, so that large payloads are never copied.
 const JOIN_LIMIT = 64 * 1024;
 
+// The flush runs as a reaction of this settled promise: a plain microtask. queueMicrotask()
+// would wrap each flush in an AsyncResource (an async id, the init hooks, a bound function),
+// and with one job at a time there is a flush per submit.
+const SETTLED = Promise.resolve();
+
 /** One request awaiting its reply. */
 export interface Pending {
   readonly type: PacketType | 'TEXT';
@@ -71,15 +76,21 @@ export class Session {
   readonly #fifo = new Queue<Pending>();
   #decoder: PacketDecoder;
   #socket: net.Socket | undefined;
+  /** The frame queued alone: most flushes write one frame, and then no array is made. */
+  #single: Buffer | undefined;
+  /** The frames queued when there are several. */
   #outbox: Buffer[] = [];
   #outboxBytes = 0;
-  #unwritten: Pending[] = [];
+  /** Requests at the back of the FIFO not written yet. */
+  #unwritten = 0;
+  readonly #encodeOptions: { readonly maxPacketSize: number };
   #flushScheduled = false;
   /** WORK_DATA and WORK_WARNING packets queued after the last request. */
   #refusableTail = 0;
 
   constructor(options: SessionOptions) {
     this.#options = options;
+    this.#encodeOptions = { maxPacketSize: options.maxPacketSize };
     this.#decoder = this.#newDecoder();
   }
 
@@ -95,7 +106,7 @@ export class Session {
 
   /** Encodes a packet, checking it against `maxPacketSize`. */
   encode(packet: PacketInit): Buffer[] {
-    return encodePacketParts(packet, { maxPacketSize: this.#options.maxPacketSize });
+    return encodePacketParts(packet, this.#encodeOptions);
   }
 
   /** Queues a request, to be written with the next flush. */
@@ -104,7 +115,7 @@ export class Session {
     this.#refusableTail = 0;
     const pending: Pending = { type, handler, written: false, deadline: 0, sent: 0, refusable };
     this.#fifo.push(pending);
-    this.#unwritten.push(pending);
+    this.#unwritten++;
     this.enqueue(parts);
     return pending;
   }
@@ -116,12 +127,20 @@ export class Session {
   enqueue(parts: Buffer[], type?: PacketType): void {
     if (type !== undefined && REFUSABLE_TYPES.has(type)) this.#refusableTail++;
     for (const part of parts) {
-      this.#outbox.push(part);
+      if (this.#single === undefined && this.#outbox.length === 0) {
+        this.#single = part;
+      } else {
+        if (this.#single !== undefined) {
+          this.#outbox.push(this.#single);
+          this.#single = undefined;
+        }
+        this.#outbox.push(part);
+      }
       this.#outboxBytes += part.length;
     }
     if (!this.#flushScheduled && this.#socket !== undefined) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flushTask);
+      void SETTLED.then(this.#flushTask);
     }
   }
 
@@ -160,30 +179,42 @@ export class Session {
   /** Writes everything queued in one batch and starts the reply deadlines. */
   flush(): void {
     const socket = this.#socket;
-    if (socket === undefined || this.#outbox.length === 0) return;
-    const outbox = this.#outbox;
-    const bytes = this.#outboxBytes;
-    this.#outbox = [];
-    this.#outboxBytes = 0;
-    if (outbox.length === 1) {
-      socket.write(outbox[0] as Buffer);
-    } else if (bytes <= JOIN_LIMIT) {
-      // Small frames: one copy into one buffer is cheaper than a corked writev of many.
-      socket.write(Buffer.concat(outbox, bytes));
+    if (socket === undefined) return;
+    const single = this.#single;
+    if (single !== undefined) {
+      this.#single = undefined;
+      this.#outboxBytes = 0;
+      socket.write(single);
     } else {
-      // Large payloads stay uncopied (encodePacketParts): one writev of the whole batch.
-      socket.cork();
-      for (const chunk of outbox) socket.write(chunk);
-      socket.uncork();
+      const outbox = this.#outbox;
+      if (outbox.length === 0) return;
+      const bytes = this.#outboxBytes;
+      this.#outbox = [];
+      this.#outboxBytes = 0;
+      if (bytes <= JOIN_LIMIT) {
+        // Small frames: one copy into one buffer is cheaper than a corked writev of many.
+        socket.write(Buffer.concat(outbox, bytes));
+      } else {
+        // Large payloads stay uncopied (encodePacketParts): one writev of the whole batch.
+        socket.cork();
+        for (const chunk of outbox) socket.write(chunk);
+        socket.uncork();
+      }
     }
+    // The requests written now are the last ones in the FIFO (replies only take from its front).
+    const fifo = this.#fifo;
+    const size = fifo.size;
+    const count = Math.min(this.#unwritten, size);
+    this.#unwritten = 0;
+    if (count === 0) return;
     const now = Date.now();
     const deadline = now + this.#options.requestTimeout;
-    for (const pending of this.#unwritten) {
+    for (let i = size - count; i < size; i++) {
+      const pending = fifo.at(i) as Pending;
       pending.written = true;
       pending.sent = now;
       pending.deadline = deadline;
     }
-    this.#unwritten = [];
   }
 
   /** Where the next read should go: the body of a large packet in progress, if any. */
@@ -202,9 +233,10 @@ export class Session {
    */
   end(reason: (pending: Pending) => GearmanError): void {
     this.#socket = undefined;
+    this.#single = undefined;
     this.#outbox = [];
     this.#outboxBytes = 0;
-    this.#unwritten = [];
+    this.#unwritten = 0;
     this.#refusableTail = 0;
     for (const pending of this.#fifo.drain()) pending.handler.onError(reason(pending));
   }
