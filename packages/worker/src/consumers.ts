@@ -172,6 +172,9 @@ export function processConsumer(
   return {
     want: () => limit - host.running(),
     offer: (job) => {
+      // Full: a job from a server that answered a GRAB after all once it was suspect (see the
+      // worker's pump) waits in the buffer for a slot.
+      if (host.running() >= limit) return false;
       host.start(job);
       void runHandler(job, handlerOf(job));
       return true;

@@ -18,7 +18,7 @@ export class GrabScheduler {
     this.#concurrency = concurrency;
   }
 
-  /** GRABs awaiting their reply, over all servers: each holds a slot of `concurrency`. */
+  /** GRABs awaiting their reply, over all servers (for `stats()`). */
   inFlight(): number {
     let inFlight = 0;
     for (const link of this.#links) inFlight += link.loop.outstanding;
@@ -27,7 +27,7 @@ export class GrabScheduler {
 
   /**
    * GRABs awaiting their reply from servers that are not suspect: the jobs the consumer can
-   * expect soon. A suspect server's GRABs still hold their slots, but are not waited for.
+   * expect soon, and the ones that hold slots. A suspect server's GRABs do neither.
    */
   expected(): number {
     let expected = 0;

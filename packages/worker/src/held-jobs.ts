@@ -43,6 +43,14 @@ export class HeldJobs implements JobHost {
     if (consumer === undefined || !consumer.offer(job)) this.#buffer.push(job);
   }
 
+  /** Offers the buffered jobs to `consumer`, oldest first, for as long as it takes them. */
+  offerBuffered(consumer: Consumer): void {
+    for (let job = this.#buffer.peek(); job !== undefined; job = this.#buffer.peek()) {
+      if (!consumer.offer(job)) return;
+      this.#buffer.shift();
+    }
+  }
+
   /** The next buffered job, if any; the caller hands it over with `start()`. */
   nextBuffered(): JobImpl | undefined {
     return this.#buffer.shift();

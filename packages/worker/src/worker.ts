@@ -84,6 +84,10 @@ class GearmanWorker implements Worker {
   readonly #counters = newCounters();
   readonly #jobs = new HeldJobs(this.#counters, () => {
     if (this.#jobs.running === 0) this.#life.idle();
+    // A slot is free: a job that waited for one (see #pump) goes first.
+    if (this.#consumer !== undefined && this.#jobs.buffered > 0 && this.#life.running) {
+      this.#jobs.offerBuffered(this.#consumer);
+    }
     this.#pump();
   });
   readonly #consumerHost: ConsumerHost;
@@ -375,11 +379,14 @@ class GearmanWorker implements Worker {
     const consumer = this.#consumer;
     if (consumer === undefined || !this.#life.running) return;
     const buffered = this.#jobs.buffered;
+    const expected = this.#scheduler.expected();
     const count = Math.min(
-      // A suspect server's GRABs are not counted on: its jobs may be long in coming.
-      consumer.want() - buffered - this.#scheduler.expected(),
-      // Never more GRABs than free slots: a suspect server's GRABs still hold theirs.
-      this.#concurrency - this.#jobs.running - buffered - this.#scheduler.inFlight(),
+      consumer.want() - buffered - expected,
+      // Never more GRABs than free slots. A suspect server's GRABs hold none: with `concurrency`
+      // at or below the number of servers, one frozen server would otherwise hold every slot
+      // until its requestTimeout. Should it answer after all, its job waits in the buffer for a
+      // slot like any other, so no more than `concurrency` jobs ever run.
+      this.#concurrency - this.#jobs.running - buffered - expected,
     );
     if (count > 0) this.#counters.grabs += this.#scheduler.send(count);
   }

@@ -104,3 +104,46 @@ test('a loop that takes one job at a time is not kept waiting on a silent server
   expect(worker.stats().servers[1]).toMatchObject({ suspect: true, grabsInFlight: 1 });
   await iterator.return?.();
 });
+
+test("with concurrency 1, a silent server holds no slot: the other server's jobs go on, one at a time", async () => {
+  const a = await freezable();
+  const b = await freezable();
+  const worker = await createWorker({
+    servers: [a.fake.address, b.fake.address],
+    functions: ['f'],
+    concurrency: 1,
+    suspectAfter: 100,
+  });
+  cleanup.push(() => worker.destroy());
+  b.frozen.on = true;
+  let running = 0;
+  let most = 0;
+  const done: string[] = [];
+  void worker.process(async (job) => {
+    running++;
+    most = Math.max(most, running);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    running--;
+    done.push(job.text());
+    return 'ok';
+  });
+  await b.fake.until(() => b.frozen.grabs === 1, 3000, 'a GRAB held by B');
+  for (let i = 0; i < 5; i++) a.fake.addJob('f', `a${i}`);
+  await a.fake.until(() => done.length === 5, 5000, "A's jobs done while B is silent");
+  expect(worker.stats().servers[1]).toMatchObject({ suspect: true, grabsInFlight: 1 });
+
+  // B answers its GRAB with a job while A keeps the worker busy: that job waits for the slot.
+  b.frozen.on = false;
+  for (let i = 5; i < 10; i++) a.fake.addJob('f', `a${i}`);
+  const connection = b.fake.connections.at(-1);
+  connection?.send({
+    type: 'JOB_ASSIGN_UNIQ',
+    handle: 'H:b:1',
+    functionName: 'f',
+    unique: '',
+    payload: 'on B',
+  });
+  await a.fake.until(() => done.length === 11, 5000, 'every job done');
+  expect(done).toContain('on B');
+  expect(most).toBe(1);
+});
