@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, test } from 'vitest';
+import { recordTrace } from '../../../test/diagnostics.js';
 import {
   anySubscribed,
   byteLength,
@@ -29,20 +30,14 @@ describe('diagnostics', () => {
   test('startTrace and settleTrace publish in the order of tracePromise', () => {
     const channel = diagnostics.tracingChannel<unknown, { n: number }>('gearmanode:test:order');
     const seen: string[] = [];
-    const on = (phase: string) => (context: { n: number }) => seen.push(`${phase}${context.n}`);
-    const subscribers = {
-      start: on('start'),
-      end: on('end'),
-      asyncStart: on('asyncStart'),
-      asyncEnd: on('asyncEnd'),
-      error: on('error'),
-    };
-    channel.subscribe(subscribers);
-    startTrace(channel, { n: 1 });
-    settleTrace(channel, { n: 1 }, false);
-    startTrace(channel, { n: 2 });
-    settleTrace(channel, { n: 2 }, true);
-    channel.unsubscribe(subscribers);
+    {
+      using recorder = recordTrace<{ n: number }>('gearmanode:test:order');
+      startTrace(channel, { n: 1 });
+      settleTrace(channel, { n: 1 }, false);
+      startTrace(channel, { n: 2 });
+      settleTrace(channel, { n: 2 }, true);
+      for (const { phase, context } of recorder.events) seen.push(`${phase}${context.n}`);
+    }
     expect(seen).toEqual([
       'start1',
       'end1',

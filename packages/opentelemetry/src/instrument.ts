@@ -71,6 +71,12 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
           (options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME, VERSION),
         );
   const started = new WeakMap<object, Started>();
+  /** The span and start time of a context that has ended, taken out of `started`. */
+  const take = (ctx: object): Started | undefined => {
+    const entry = started.get(ctx);
+    started.delete(ctx);
+    return entry;
+  };
 
   const begin = (key: object, name: string, kind: SpanKind, attributes: Attributes): void => {
     const span = tracer?.startSpan(name, { kind, attributes }, context.active());
@@ -93,9 +99,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     },
     asyncEnd(message: unknown): void {
       const ctx = message as ClientSubmitContext;
-      const entry = started.get(ctx);
+      const entry = take(ctx);
       if (entry === undefined) return;
-      started.delete(ctx);
       const failed = 'error' in ctx;
       const base: Attributes = {
         'messaging.system': SYSTEM,
@@ -137,9 +142,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     },
     asyncEnd(message: unknown): void {
       const ctx = message as WorkerJobContext;
-      const entry = started.get(ctx);
+      const entry = take(ctx);
       if (entry === undefined) return;
-      started.delete(ctx);
       const failed = ctx.outcome !== 'completed';
       const outcome = ctx.outcome ?? 'abandoned';
       const span = entry.span;
