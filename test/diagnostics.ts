@@ -8,6 +8,15 @@ export interface TraceEvent<C> {
   readonly snapshot: C;
 }
 
+/** The phases of a traced call that failed, in the order TracingChannel's tracePromise gives. */
+export const FAILED_PHASES: readonly TraceEvent<object>['phase'][] = [
+  'start',
+  'end',
+  'error',
+  'asyncStart',
+  'asyncEnd',
+];
+
 /** What `recordTrace` returns: the events so far, filtered and grouped, and the unsubscribe. */
 export interface TraceRecorder<C> extends Disposable {
   readonly events: TraceEvent<C>[];

@@ -6,7 +6,7 @@ import {
   DIAGNOSTICS_CHANNELS,
 } from '@gearmanode/client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
-import { recordChannel, recordTrace } from '../../../test/diagnostics.js';
+import { FAILED_PHASES, recordChannel, recordTrace } from '../../../test/diagnostics.js';
 import { uniqueName } from '../../../test/helpers.js';
 import { type Script, scripts, startTestWorker, type TestWorker } from './support/workers.js';
 
@@ -85,13 +85,7 @@ describe('gearmanode:client:submit against gearmand', () => {
     const trace = record(name);
     await expect(c.submit(name, 'x')).rejects.toMatchObject({ code: 'ERR_JOB_FAILED' });
     const [context] = trace.contexts();
-    expect(trace.phasesOf(context as ClientSubmitContext)).toEqual([
-      'start',
-      'end',
-      'error',
-      'asyncStart',
-      'asyncEnd',
-    ]);
+    expect(trace.phasesOf(context as ClientSubmitContext)).toEqual(FAILED_PHASES);
     expect(context?.error).toMatchObject({ code: 'ERR_JOB_FAILED' });
     expect(context?.handle).toMatch(/^H:/);
   });
@@ -114,13 +108,7 @@ describe('gearmanode:client:submit against gearmand', () => {
     await expect(c.submit(name, 'x', { timeout: 50 })).rejects.toMatchObject({
       code: 'ERR_TIMEOUT',
     });
-    expect(trace.events.map((e) => e.phase)).toEqual([
-      'start',
-      'end',
-      'error',
-      'asyncStart',
-      'asyncEnd',
-    ]);
+    expect(trace.events.map((e) => e.phase)).toEqual(FAILED_PHASES);
   });
 
   test('a background submit settles on JOB_CREATED with its handle and no response bytes', async () => {

@@ -9,7 +9,7 @@ import {
 } from '@gearmanode/client';
 import type { Packet } from '@gearmanode/protocol';
 import { afterEach, describe, expect, test } from 'vitest';
-import { recordChannel, recordTrace } from '../../../test/diagnostics.js';
+import { FAILED_PHASES, recordChannel, recordTrace } from '../../../test/diagnostics.js';
 import { type FakeScript, type FakeServer, startFakeServer } from '../../../test/fake-server.js';
 import { freePort, waitFor } from '../../../test/helpers.js';
 
@@ -102,13 +102,7 @@ describe('diagnostics channels (fake server)', () => {
     });
     expect(reconnecting.messages[1]?.attempt).toBe(2);
     // Handed to the connection while it was connecting, never created: no handle.
-    expect(trace.events.map((e) => e.phase)).toEqual([
-      'start',
-      'end',
-      'error',
-      'asyncStart',
-      'asyncEnd',
-    ]);
+    expect(trace.events.map((e) => e.phase)).toEqual(FAILED_PHASES);
     expect(trace.events[2]?.context).toMatchObject({ server: address, handle: undefined, error });
   });
 
@@ -128,13 +122,7 @@ describe('diagnostics channels (fake server)', () => {
     const reason = new Error('stop');
     controller.abort(reason);
     await expect(pending).rejects.toBe(reason);
-    expect(trace.events.map((e) => e.phase)).toEqual([
-      'start',
-      'end',
-      'error',
-      'asyncStart',
-      'asyncEnd',
-    ]);
+    expect(trace.events.map((e) => e.phase)).toEqual(FAILED_PHASES);
     expect(trace.events[2]?.context.error).toBe(reason);
   });
 });

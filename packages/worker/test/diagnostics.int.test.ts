@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
-import { recordChannel, recordTrace } from '../../../test/diagnostics.js';
+import { FAILED_PHASES, recordChannel, recordTrace } from '../../../test/diagnostics.js';
 import { uniqueName, waitFor } from '../../../test/helpers.js';
 import {
   type ConnectMessage,
@@ -44,7 +44,7 @@ function record(name: string) {
 }
 
 const SUCCESS = ['start', 'end', 'asyncStart', 'asyncEnd'];
-const FAILURE = ['start', 'end', 'error', 'asyncStart', 'asyncEnd'];
+const FAILURE = FAILED_PHASES;
 
 describe('gearmanode:worker:job against gearmand', () => {
   test('a completed job publishes start, end, asyncStart, asyncEnd with its context', async () => {

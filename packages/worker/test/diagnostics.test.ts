@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { recordChannel, recordTrace } from '../../../test/diagnostics.js';
+import { FAILED_PHASES, recordChannel, recordTrace } from '../../../test/diagnostics.js';
 import { type FakeServer, startFakeServer } from '../../../test/fake-server.js';
 import {
   createWorker,
@@ -43,13 +43,7 @@ describe('gearmanode:worker:job (fake server)', () => {
     expect(trace.events.map((e) => e.phase)).toEqual(['start', 'end']);
     fake.dropAll();
     await fake.until(() => job.signal.aborted);
-    expect(trace.events.map((e) => e.phase)).toEqual([
-      'start',
-      'end',
-      'error',
-      'asyncStart',
-      'asyncEnd',
-    ]);
+    expect(trace.events.map((e) => e.phase)).toEqual(FAILED_PHASES);
     expect(trace.events[2]?.context).toMatchObject({
       functionName: 'a',
       server: fake.address,
