@@ -48,8 +48,12 @@ export class ServerLink {
   readonly server: string;
   readonly connection: Connection;
   readonly loop: GrabLoop;
-  /** Jobs from the current socket that are held: running or buffered. */
-  readonly jobs = new Set<JobImpl>();
+  /**
+   * Jobs from the current socket that are held, running or buffered, oldest first. An array,
+   * not a Set: a job is added and removed once each, mostly at the ends, and a Set would hash
+   * every new job object (a call into the runtime per job).
+   */
+  readonly jobs: JobImpl[] = [];
   /** Closed for good (gave up, or reconnect is off). */
   dead = false;
   /** Connected once, or failed its first attempt: counted towards the worker's start. */
@@ -131,9 +135,21 @@ export class ServerLink {
 
   /** A job from this link is over: forget it, and send a CANT_DO that waited for it. */
   jobDone(job: JobImpl): void {
-    this.jobs.delete(job);
+    this.forget(job);
     if (this.#pendingCantDo.size > 0 && this.#pendingCantDo.has(job.name)) {
       if (!this.#holdsJobsOf(job.name)) this.#cantDo(job.name);
+    }
+  }
+
+  /** Removes `job` from `jobs`, if it is there. */
+  forget(job: JobImpl): void {
+    const jobs = this.jobs;
+    // Jobs mostly end in the order they came: the oldest, or with one job held the only one.
+    if (jobs[0] === job) jobs.shift();
+    else {
+      const index = jobs.lastIndexOf(job);
+      if (index === jobs.length - 1) jobs.pop();
+      else if (index >= 0) jobs.splice(index, 1);
     }
   }
 
@@ -201,7 +217,7 @@ export class ServerLink {
       server: this.server,
       connection: this.connection.state,
       grab: this.loop.state,
-      jobs: this.jobs.size,
+      jobs: this.jobs.length,
       grabsInFlight: this.loop.outstanding,
       suspect: this.connection.suspect,
       generation: this.connection.generation,
