@@ -69,6 +69,9 @@ export class ServerLink {
   readonly #configuredGrab: GrabPacket;
   /** The GRAB this socket sends: simpler than configured once the server refused that one. */
   #grab: GrabPacket;
+  /** `#grab`'s packet and reply handler, looked up once per change rather than per GRAB. */
+  #grabRequest: PacketInit;
+  #grabReply: ReplyHandler;
   /** GRAB refusals on every socket so far. */
   #grabRefused = 0;
   /** The reply handlers of each GRAB: one object per type, not one per GRAB. */
@@ -83,7 +86,6 @@ export class ServerLink {
     this.#options = options;
     this.#functions = functions;
     this.#configuredGrab = options.grabMode === 'all' ? 'GRAB_JOB_ALL' : 'GRAB_JOB_UNIQ';
-    this.#grab = this.#configuredGrab;
     const replies = {} as Record<GrabPacket, ReplyHandler>;
     for (const type of Object.keys(GRABS) as GrabPacket[]) {
       replies[type] = {
@@ -92,6 +94,9 @@ export class ServerLink {
       };
     }
     this.#grabReplies = replies;
+    this.#grab = this.#configuredGrab;
+    this.#grabRequest = GRABS[this.#grab];
+    this.#grabReply = replies[this.#grab];
     this.connection = new Connection({
       address,
       ...tuningOf(options),
@@ -156,7 +161,7 @@ export class ServerLink {
   /** Sends a GRAB; false when the socket is not connected after all. */
   grab(): boolean {
     try {
-      this.connection.request(GRABS[this.#grab], this.#grabReplies[this.#grab]);
+      this.connection.request(this.#grabRequest, this.#grabReply);
     } catch {
       // Between attempts, or closed: the connection's events update the loop.
       return false;
@@ -179,7 +184,7 @@ export class ServerLink {
   refused(packet: GrabPacket): 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | undefined {
     this.#grabRefused++;
     // A GRAB sent before an earlier refusal switched the link is refused again: no step down.
-    if (packet === this.#grab) this.#grab = FALLBACK[packet] ?? packet;
+    if (packet === this.#grab) this.#useGrab(FALLBACK[packet] ?? packet);
     return FALLBACK[packet];
   }
 
@@ -235,8 +240,14 @@ export class ServerLink {
     this.#registered = new Set(this.#functions.keys());
     this.#pendingCantDo.clear();
     // A new socket may be a different server (an upgrade, a fail-over behind the same address).
-    this.#grab = this.#configuredGrab;
+    this.#useGrab(this.#configuredGrab);
     return packets;
+  }
+
+  #useGrab(grab: GrabPacket): void {
+    this.#grab = grab;
+    this.#grabRequest = GRABS[grab];
+    this.#grabReply = this.#grabReplies[grab];
   }
 
   #canDo(name: string, timeout: number): PacketInit {
