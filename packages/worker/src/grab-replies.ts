@@ -1,4 +1,5 @@
-import type { Packet, PacketOf } from '@gearmanode/protocol';
+import { Buffer } from 'node:buffer';
+import { ownPayload, type Packet, type PacketOf } from '@gearmanode/protocol';
 
 /** A reply that assigns a job: to GRAB_JOB_ALL, GRAB_JOB_UNIQ or plain GRAB_JOB. */
 export type Assignment =
@@ -23,4 +24,20 @@ export function uniqueOf(packet: Assignment): string {
 /** The reducer of an assigned job: only JOB_ASSIGN_ALL carries one, `''` otherwise. */
 export function reducerOf(packet: Assignment): string {
   return packet.type === 'JOB_ASSIGN_ALL' ? packet.reducer : '';
+}
+
+// At or below this size a payload is copied without asking what it is a view of.
+const SMALL_PAYLOAD = 4096;
+
+/**
+ * An assigned job's payload, copied out of the socket's read buffer when it would pin a large
+ * one (`ownPayload`). A small payload is copied whatever it views: the decoder hands it out as a
+ * view of its 64 KiB read buffer, which `ownPayload` would copy too, and reading a view's
+ * `buffer` to find that out costs more than the copy.
+ */
+export function jobPayload(view: Buffer): Buffer {
+  if (view.byteLength > SMALL_PAYLOAD) return ownPayload(view);
+  const copy = Buffer.allocUnsafe(view.byteLength);
+  copy.set(view);
+  return copy;
 }

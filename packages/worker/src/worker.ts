@@ -10,7 +10,6 @@ import {
   ClosedError,
   type GearmanError,
   InvalidArgumentError,
-  ownPayload,
   type Packet,
 } from '@gearmanode/protocol';
 import {
@@ -23,7 +22,7 @@ import {
 } from './consumers.js';
 import { newCounters } from './counters.js';
 import { WorkerClosingError } from './errors.js';
-import { isAssignment, reducerOf, uniqueOf } from './grab-replies.js';
+import { isAssignment, jobPayload, reducerOf, uniqueOf } from './grab-replies.js';
 import { GrabScheduler } from './grab-scheduler.js';
 import { HeldJobs } from './held-jobs.js';
 import { type Job, JobImpl } from './job.js';
@@ -357,8 +356,7 @@ class GearmanWorker implements Worker {
       packet.handle,
       uniqueOf(packet),
       reducerOf(packet),
-      // A small payload is copied out of the socket's read buffer, so as not to pin it.
-      ownPayload(packet.payload),
+      jobPayload(packet.payload),
     );
     this.#jobs.hold(job, this.#consumer);
     this.#pump();
