@@ -1,4 +1,3 @@
-import type { JobOutcome } from './job.js';
 import type { WorkerStats } from './worker-types.js';
 
 /** The counters of `stats()`: the fields of WorkerStats that only ever increase. */
@@ -6,13 +5,6 @@ export type Counter = Exclude<
   keyof WorkerStats,
   'inFlight' | 'buffered' | 'grabsInFlight' | 'servers'
 >;
-
-/** The counter each way a handler settles a job counts towards. */
-export const OUTCOME_COUNTER: Readonly<Record<JobOutcome, Counter>> = {
-  completed: 'completed',
-  failed: 'failed',
-  exception: 'exceptions',
-};
 
 /** A fresh set of counters, all zero. */
 export function newCounters(): Record<Counter, number> {

@@ -140,19 +140,22 @@ export class GrabLoop {
     return this.#window > this.#outstanding ? this.#window - this.#outstanding : 0;
   }
 
+  /** Whether `sleepInstead()` would put the loop to sleep now (asked first: it needs no clock). */
+  get sleepsInstead(): boolean {
+    return (
+      this.#foundEmpty &&
+      this.#jobsSinceWake === 1 &&
+      this.#outstanding === 0 &&
+      this.#state === 'awake'
+    );
+  }
+
   /**
    * Asked before a GRAB: returns true when the loop goes to sleep instead, and the worker sends
    * PRE_SLEEP and no GRAB (only with `eagerPreSleep`; see the module comment).
    */
   sleepInstead(now: number): boolean {
-    if (
-      !this.#foundEmpty ||
-      this.#jobsSinceWake !== 1 ||
-      this.#outstanding !== 0 ||
-      this.#state !== 'awake'
-    ) {
-      return false;
-    }
+    if (!this.sleepsInstead) return false;
     this.#foundEmpty = false;
     this.#state = 'sleeping';
     this.#sleptAt = now;

@@ -54,7 +54,9 @@ export class GrabScheduler {
       if (link.connection.suspect) return 0;
       // One job per wake and the queue found empty last time: PRE_SLEEP alone (see GrabLoop).
       // With several servers the GRABs go out as usual.
-      if (link.loop.capacity() > 0 && link.loop.sleepInstead(performance.now())) {
+      // The clock is read only when the loop does go to sleep, not before every GRAB.
+      const loop = link.loop;
+      if (loop.capacity() > 0 && loop.sleepsInstead && loop.sleepInstead(performance.now())) {
         link.preSleep();
         return 0;
       }

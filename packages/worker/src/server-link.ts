@@ -48,8 +48,12 @@ export class ServerLink {
   readonly server: string;
   readonly connection: Connection;
   readonly loop: GrabLoop;
-  /** Jobs from the current socket that are held: running or buffered. */
-  readonly jobs = new Set<JobImpl>();
+  /**
+   * Jobs from the current socket that are held, running or buffered, oldest first. An array,
+   * not a Set: a job is added and removed once each, mostly at the ends, and a Set would hash
+   * every new job object (a call into the runtime per job).
+   */
+  readonly jobs: JobImpl[] = [];
   /** Closed for good (gave up, or reconnect is off). */
   dead = false;
   /** Connected once, or failed its first attempt: counted towards the worker's start. */
@@ -65,6 +69,9 @@ export class ServerLink {
   readonly #configuredGrab: GrabPacket;
   /** The GRAB this socket sends: simpler than configured once the server refused that one. */
   #grab: GrabPacket;
+  /** `#grab`'s packet and reply handler, looked up once per change rather than per GRAB. */
+  #grabRequest: PacketInit;
+  #grabReply: ReplyHandler;
   /** GRAB refusals on every socket so far. */
   #grabRefused = 0;
   /** The reply handlers of each GRAB: one object per type, not one per GRAB. */
@@ -79,7 +86,6 @@ export class ServerLink {
     this.#options = options;
     this.#functions = functions;
     this.#configuredGrab = options.grabMode === 'all' ? 'GRAB_JOB_ALL' : 'GRAB_JOB_UNIQ';
-    this.#grab = this.#configuredGrab;
     const replies = {} as Record<GrabPacket, ReplyHandler>;
     for (const type of Object.keys(GRABS) as GrabPacket[]) {
       replies[type] = {
@@ -88,6 +94,9 @@ export class ServerLink {
       };
     }
     this.#grabReplies = replies;
+    this.#grab = this.#configuredGrab;
+    this.#grabRequest = GRABS[this.#grab];
+    this.#grabReply = replies[this.#grab];
     this.connection = new Connection({
       address,
       ...tuningOf(options),
@@ -131,16 +140,28 @@ export class ServerLink {
 
   /** A job from this link is over: forget it, and send a CANT_DO that waited for it. */
   jobDone(job: JobImpl): void {
-    this.jobs.delete(job);
+    this.forget(job);
     if (this.#pendingCantDo.size > 0 && this.#pendingCantDo.has(job.name)) {
       if (!this.#holdsJobsOf(job.name)) this.#cantDo(job.name);
+    }
+  }
+
+  /** Removes `job` from `jobs`, if it is there. */
+  forget(job: JobImpl): void {
+    const jobs = this.jobs;
+    // Jobs mostly end in the order they came: the oldest, or with one job held the only one.
+    if (jobs[0] === job) jobs.shift();
+    else {
+      const index = jobs.lastIndexOf(job);
+      if (index === jobs.length - 1) jobs.pop();
+      else if (index >= 0) jobs.splice(index, 1);
     }
   }
 
   /** Sends a GRAB; false when the socket is not connected after all. */
   grab(): boolean {
     try {
-      this.connection.request(GRABS[this.#grab], this.#grabReplies[this.#grab]);
+      this.connection.request(this.#grabRequest, this.#grabReply);
     } catch {
       // Between attempts, or closed: the connection's events update the loop.
       return false;
@@ -163,7 +184,7 @@ export class ServerLink {
   refused(packet: GrabPacket): 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | undefined {
     this.#grabRefused++;
     // A GRAB sent before an earlier refusal switched the link is refused again: no step down.
-    if (packet === this.#grab) this.#grab = FALLBACK[packet] ?? packet;
+    if (packet === this.#grab) this.#useGrab(FALLBACK[packet] ?? packet);
     return FALLBACK[packet];
   }
 
@@ -201,7 +222,7 @@ export class ServerLink {
       server: this.server,
       connection: this.connection.state,
       grab: this.loop.state,
-      jobs: this.jobs.size,
+      jobs: this.jobs.length,
       grabsInFlight: this.loop.outstanding,
       suspect: this.connection.suspect,
       generation: this.connection.generation,
@@ -219,8 +240,14 @@ export class ServerLink {
     this.#registered = new Set(this.#functions.keys());
     this.#pendingCantDo.clear();
     // A new socket may be a different server (an upgrade, a fail-over behind the same address).
-    this.#grab = this.#configuredGrab;
+    this.#useGrab(this.#configuredGrab);
     return packets;
+  }
+
+  #useGrab(grab: GrabPacket): void {
+    this.#grab = grab;
+    this.#grabRequest = GRABS[grab];
+    this.#grabReply = this.#grabReplies[grab];
   }
 
   #canDo(name: string, timeout: number): PacketInit {

@@ -22,7 +22,7 @@ import {
 } from './consumers.js';
 import { newCounters } from './counters.js';
 import { WorkerClosingError } from './errors.js';
-import { assignment } from './grab-replies.js';
+import { isAssignment, jobPayload, reducerOf, uniqueOf } from './grab-replies.js';
 import { GrabScheduler } from './grab-scheduler.js';
 import { HeldJobs } from './held-jobs.js';
 import { type Job, JobImpl } from './job.js';
@@ -78,6 +78,9 @@ class GearmanWorker implements Worker {
   readonly #scheduler: GrabScheduler;
   /** Registered functions and their time limits (0: none). */
   readonly #functions = new Map<string, number>();
+  /** The name `#timeoutOf()` looked up last, and its time limit; reset when `#functions` changes. */
+  #lastName: string | undefined;
+  #lastTimeout = 0;
   /** The handlers `process()` runs per function; kept after `unregister()` for late jobs. */
   readonly #handlers = new Map<string, JobHandler>();
   readonly #events = new EventChannel<WorkerEvent>();
@@ -167,6 +170,7 @@ class GearmanWorker implements Worker {
     const { timeout, run } = registerArgs(name, optionsOrHandler, handler, this.#options.timeout);
     if (!this.#life.running) throw new ClosedError('the worker is closing');
     this.#functions.set(name, timeout);
+    this.#lastName = undefined;
     if (run !== undefined) this.#handlers.set(name, run);
     let woke = false;
     for (const link of this.#links) if (link.register(name, timeout)) woke = true;
@@ -175,6 +179,7 @@ class GearmanWorker implements Worker {
 
   unregister(name: string): void {
     if (!this.#functions.delete(name)) return;
+    this.#lastName = undefined;
     for (const link of this.#links) link.unregister(name);
   }
 
@@ -192,7 +197,8 @@ class GearmanWorker implements Worker {
     const consumer = processConsumer(
       this.#consumerHost,
       limit,
-      (job) => this.#handlers.get(job.name) ?? handler,
+      // No lookup (of a name that is a new string per job) while no function has its own handler.
+      (job) => (this.#handlers.size === 0 ? handler : (this.#handlers.get(job.name) ?? handler)),
     );
     this.#claim(consumer);
     // Jobs buffered for an earlier loop go first.
@@ -325,8 +331,7 @@ class GearmanWorker implements Worker {
   }
 
   #onGrabReply(link: ServerLink, packet: Packet): void {
-    const fields = assignment(packet);
-    if (fields === undefined) {
+    if (!isAssignment(packet)) {
       this.#counters.noJobs++;
       link.noJob();
       this.#pump();
@@ -340,17 +345,33 @@ class GearmanWorker implements Worker {
       this.#counters.released++;
       return;
     }
-    const timeout = this.#functions.get(fields.name) ?? this.#options.timeout;
+    const name = packet.functionName;
     const job = new JobImpl(
       this.#jobs,
       link,
       link.server,
       link.connection.generation,
-      fields,
-      timeout,
+      this.#timeoutOf(name),
+      name,
+      packet.handle,
+      uniqueOf(packet),
+      reducerOf(packet),
+      jobPayload(packet.payload),
     );
     this.#jobs.hold(job, this.#consumer);
     this.#pump();
+  }
+
+  /**
+   * The time limit of a job of `name`. The last name's is kept: each job's name arrives as a
+   * new string, and a stream of jobs of one function then compares it instead of hashing it.
+   */
+  #timeoutOf(name: string): number {
+    if (name !== this.#lastName) {
+      this.#lastTimeout = this.#functions.get(name) ?? this.#options.timeout;
+      this.#lastName = name;
+    }
+    return this.#lastTimeout;
   }
 
   #onGrabError(link: ServerLink, error: GearmanError, packet: GrabPacket): void {
@@ -379,9 +400,12 @@ class GearmanWorker implements Worker {
     const consumer = this.#consumer;
     if (consumer === undefined || !this.#life.running) return;
     const buffered = this.#jobs.buffered;
+    const wanted = consumer.want() - buffered;
+    // Nothing wanted (a job has just been handed over, say): no need to count the GRABs out.
+    if (wanted <= 0) return;
     const expected = this.#scheduler.expected();
     const count = Math.min(
-      consumer.want() - buffered - expected,
+      wanted - expected,
       // Never more GRABs than free slots. A suspect server's GRABs hold none: with `concurrency`
       // at or below the number of servers, one frozen server would otherwise hold every slot
       // until its requestTimeout. Should it answer after all, its job waits in the buffer for a

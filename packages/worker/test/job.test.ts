@@ -21,14 +21,7 @@ class RecordingHost implements JobHost {
 
 function newJob(payload: Buffer = Buffer.from('hello')): { job: JobImpl; host: RecordingHost } {
   const host = new RecordingHost();
-  const job = new JobImpl(
-    host,
-    undefined,
-    '127.0.0.1:4730',
-    1,
-    { name: 'fn', handle: 'H:x:1', unique: 'u', reducer: '', payload },
-    0,
-  );
+  const job = new JobImpl(host, undefined, '127.0.0.1:4730', 1, 0, 'fn', 'H:x:1', 'u', '', payload);
   return { job, host };
 }
 
