@@ -394,6 +394,8 @@ export class Dispatcher implements AdminTarget {
 
   /** Ends every pending `drain()` at once. */
   abortDrain(): void {
+    // Called each time the last running job ends: no array unless a drain waits.
+    if (this.#idle.length === 0) return;
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 
