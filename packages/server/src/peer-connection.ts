@@ -66,8 +66,8 @@ export class PeerConnection extends Peer {
     this.#dispatcher = dispatcher;
     this.#logger = options.logger;
     this.#decoder = new PacketDecoder(
-      (packet, magic) => {
-        if (!this.#ending) dispatcher.handlePacket(this, packet, magic);
+      (packet, magic, body, start, end) => {
+        if (!this.#ending) dispatcher.handlePacket(this, packet, magic, body, start, end);
       },
       {
         maxPacketSize: options.maxPacketSize,
