@@ -5,7 +5,6 @@ import {
   MAX_CLIENT_ID_SIZE,
   MAX_UNIQUE_SIZE,
   type Magic,
-  PACKET_TYPES,
   type Packet,
   type PacketOf,
   SUBMIT_TYPES,
@@ -22,8 +21,8 @@ import {
   ERRORS,
   failOf,
   forward,
-  forwardBody,
   forwardException,
+  forwardResult,
   optionResponse,
   sendParts,
 } from './replies.js';
@@ -316,10 +315,10 @@ export class Dispatcher implements AdminTarget {
       }
       case 'WORK_DATA':
       case 'WORK_WARNING':
-        if (job.waiters.length > 0) this.#forward(peer, job, packet, body, start, end);
+        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end);
         return;
       case 'WORK_COMPLETE':
-        if (job.waiters.length > 0) this.#forward(peer, job, packet, body, start, end);
+        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end);
         this.#workers.finish(job, 'completed');
         return;
       case 'WORK_FAIL':
@@ -331,19 +330,6 @@ export class Dispatcher implements AdminTarget {
         this.#workers.finish(job, 'failed');
         return;
     }
-  }
-
-  /** A WORK_DATA, WORK_WARNING or WORK_COMPLETE to the job's waiters, as received if it can. */
-  #forward(
-    peer: Peer,
-    job: Job,
-    packet: PacketsOf<'WORK_DATA' | 'WORK_WARNING' | 'WORK_COMPLETE'>,
-    body: Buffer | undefined,
-    start: number,
-    end: number,
-  ): void {
-    if (body === undefined) forward(peer, job, packet);
-    else forwardBody(peer, job, PACKET_TYPES[packet.type].number, body, start, end, packet.payload);
   }
 
   // Status, options (protocol.md 4.4)

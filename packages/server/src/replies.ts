@@ -86,6 +86,22 @@ export function forward(source: Peer, job: Job, packet: PacketInit): void {
 }
 
 /**
+ * A WORK_DATA, WORK_WARNING or WORK_COMPLETE to every waiter: as received (`forwardBody`) when
+ * the worker's bytes are at hand, encoded again (`forward`) otherwise.
+ */
+export function forwardResult(
+  source: Peer,
+  job: Job,
+  packet: PacketOf<'WORK_DATA' | 'WORK_WARNING' | 'WORK_COMPLETE'>,
+  body: Buffer | undefined,
+  start: number,
+  end: number,
+): void {
+  if (body === undefined) forward(source, job, packet);
+  else forwardBody(source, job, PACKET_TYPES[packet.type].number, body, start, end, packet.payload);
+}
+
+/**
  * Forwards a WORK_DATA, WORK_WARNING or WORK_COMPLETE to every waiter as `forward` does, from
  * the bytes the worker sent (`body[start..end)`, with `payload` its last field): a client gets
  * the same body under the RES magic, so it is copied, not decoded and encoded again. A payload
