@@ -107,7 +107,7 @@ export function forwardResult(
  * the same body under the RES magic, so it is copied, not decoded and encoded again. A payload
  * of at least 64 KiB goes out uncopied after a head holding the header and the handle.
  */
-export function forwardBody(
+function forwardBody(
   source: Peer,
   job: Job,
   type: number,
