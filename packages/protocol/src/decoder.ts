@@ -12,8 +12,19 @@ import {
 } from './header.js';
 import type { Magic, Packet } from './packet-types.js';
 
-/** Called with each complete packet, in stream order. */
-export type PacketHandler = (packet: Packet, magic: Magic) => void;
+/**
+ * Called with each complete packet, in stream order. The packet's body, as received, is
+ * `source.subarray(bodyStart, bodyEnd)`: a job server can forward it without encoding it again.
+ * `source` is the pushed chunk or a buffer of the decoder's own, valid for the call only (copy
+ * what you keep).
+ */
+export type PacketHandler = (
+  packet: Packet,
+  magic: Magic,
+  source: Buffer,
+  bodyStart: number,
+  bodyEnd: number,
+) => void;
 
 /** Options for `PacketDecoder`. */
 export interface DecoderOptions {
@@ -176,7 +187,7 @@ export class PacketDecoder {
         return;
       }
       offset = end;
-      this.#onPacket(this.#decode(chunk, start, end), this.#magic);
+      this.#onPacket(this.#decode(chunk, start, end), this.#magic, chunk, start, end);
     }
   }
 
@@ -223,7 +234,7 @@ export class PacketDecoder {
     this.#headerFilled = 0;
     this.#parts = [];
     this.#partsSize = 0;
-    this.#onPacket(this.#decode(body, 0, body.length), this.#magic);
+    this.#onPacket(this.#decode(body, 0, body.length), this.#magic, body, 0, body.length);
     return offset + need;
   }
 
@@ -239,7 +250,7 @@ export class PacketDecoder {
     this.#headerFilled = 0;
     this.#partsSize = 0;
     this.#body = undefined;
-    this.#onPacket(this.#decode(body, 0, body.length), this.#magic);
+    this.#onPacket(this.#decode(body, 0, body.length), this.#magic, body, 0, body.length);
     return offset + take;
   }
 

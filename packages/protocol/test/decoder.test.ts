@@ -169,6 +169,27 @@ describe('reading in place (readTarget)', () => {
   });
 });
 
+describe('the body as received', () => {
+  test('is handed over with each packet, whether it came in one chunk or in several', () => {
+    const frames = [
+      encodePacket({ type: 'WORK_COMPLETE', handle: 'H:x:1', payload: 'done\0' }),
+      encodePacket({ type: 'NOOP' }),
+      encodePacket({ type: 'WORK_DATA', handle: 'H:x:2', payload: Buffer.alloc(100_000, 'z') }),
+    ];
+    const stream = Buffer.concat(frames);
+    const expected = frames.map((frame) => frame.subarray(12));
+    for (const cut of [0, 5, 20, 30, 1000, stream.length - 1]) {
+      const bodies: Buffer[] = [];
+      const decoder = new PacketDecoder((_packet, _magic, source, start, end) => {
+        bodies.push(Buffer.from(source.subarray(start, end)));
+      });
+      decoder.push(stream.subarray(0, cut));
+      decoder.push(stream.subarray(cut));
+      expect(bodies).toEqual(expected);
+    }
+  });
+});
+
 describe('bodies', () => {
   test('cuts a WORK_FAIL handle at the first NUL', () => {
     expect(decodeChunks([raw(14, 'H:box:42\0')])).toEqual([

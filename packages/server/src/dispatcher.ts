@@ -22,6 +22,7 @@ import {
   failOf,
   forward,
   forwardException,
+  forwardResult,
   optionResponse,
   sendParts,
 } from './replies.js';
@@ -127,8 +128,19 @@ export class Dispatcher implements AdminTarget {
     for (let i = peers.length - 1; i >= 0; i--) yield peers[i] as Peer;
   }
 
-  /** Handles one binary packet from `peer`. */
-  handlePacket(peer: Peer, packet: Packet, magic: Magic): void {
+  /**
+   * Handles one binary packet from `peer`. `body[bodyStart..bodyEnd)` is its body as received,
+   * when the caller has it (see `PacketHandler`): WORK_* results are then forwarded as copies
+   * of it instead of being encoded again.
+   */
+  handlePacket(
+    peer: Peer,
+    packet: Packet,
+    magic: Magic,
+    body?: Buffer,
+    bodyStart = 0,
+    bodyEnd = 0,
+  ): void {
     if (magic === 'RES') {
       // PROTOCOL 2.2: gearmand checks the magic before the type.
       peer.send(ERRORS.INVALID_MAGIC);
@@ -154,7 +166,7 @@ export class Dispatcher implements AdminTarget {
       case 'WORK_COMPLETE':
       case 'WORK_FAIL':
       case 'WORK_EXCEPTION':
-        this.#work(peer, packet);
+        this.#work(peer, packet, body, bodyStart, bodyEnd);
         break;
       case 'CAN_DO':
         workers.register(peer, packet.functionName, 0);
@@ -269,7 +281,13 @@ export class Dispatcher implements AdminTarget {
 
   // Results (protocol.md 4.2, 5.3, 6.4)
 
-  #work(peer: Peer, packet: WorkPacket): void {
+  #work(
+    peer: Peer,
+    packet: WorkPacket,
+    body: Buffer | undefined,
+    start: number,
+    end: number,
+  ): void {
     const job = this.store.jobs.get(packet.handle);
     if (job === undefined || job.worker !== peer) {
       peer.send(
@@ -297,10 +315,10 @@ export class Dispatcher implements AdminTarget {
       }
       case 'WORK_DATA':
       case 'WORK_WARNING':
-        if (job.waiters.length > 0) forward(peer, job, packet);
+        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end);
         return;
       case 'WORK_COMPLETE':
-        if (job.waiters.length > 0) forward(peer, job, packet);
+        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end);
         this.#workers.finish(job, 'completed');
         return;
       case 'WORK_FAIL':
@@ -394,6 +412,8 @@ export class Dispatcher implements AdminTarget {
 
   /** Ends every pending `drain()` at once. */
   abortDrain(): void {
+    // Called each time the last running job ends: no array unless a drain waits.
+    if (this.#idle.length === 0) return;
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 

@@ -12,11 +12,18 @@ import type { ServerLogger } from './options.js';
 const HIGH_WATER_MARK = 1024 * 1024;
 // Frames below this size are joined into one buffer per flush; larger ones are written as is.
 const JOIN_LIMIT = 16 * 1024;
+// The largest write queue kept for the next turn; a longer one is let go.
+const MAX_KEPT_QUEUE = 1024;
 // How long a closing connection may take to flush its output before it is destroyed.
 const END_TIMEOUT = 2000;
 
-/** The connections with output queued in this event-loop turn, in the order they got it. */
-const dirty: PeerConnection[] = [];
+/**
+ * The connections with output queued in this event-loop turn, in the order they got it: the
+ * first `dirtyCount` entries. The array is kept at its size (setting `length = 0` would free
+ * its backing store, to be allocated again on the next turn).
+ */
+const dirty: (PeerConnection | undefined)[] = [];
+let dirtyCount = 0;
 
 /** Options for `PeerConnection`. */
 export interface PeerConnectionOptions {
@@ -40,7 +47,9 @@ export class PeerConnection extends Peer {
   readonly #dispatcher: Dispatcher;
   readonly #decoder: PacketDecoder;
   readonly #logger: ServerLogger | undefined;
-  #queue: Buffer[] = [];
+  /** The frames to write: the first `#queued` entries of the array, which keeps its size. */
+  #queue: (Buffer | undefined)[] = [];
+  #queued = 0;
   #queuedBytes = 0;
   /** Whether this connection is in `dirty`, to be flushed at the end of the tick. */
   #flushScheduled = false;
@@ -57,8 +66,8 @@ export class PeerConnection extends Peer {
     this.#dispatcher = dispatcher;
     this.#logger = options.logger;
     this.#decoder = new PacketDecoder(
-      (packet, magic) => {
-        if (!this.#ending) dispatcher.handlePacket(this, packet, magic);
+      (packet, magic, body, start, end) => {
+        if (!this.#ending) dispatcher.handlePacket(this, packet, magic, body, start, end);
       },
       {
         maxPacketSize: options.maxPacketSize,
@@ -94,12 +103,12 @@ export class PeerConnection extends Peer {
 
   protected write(frame: Buffer): void {
     if (this.gone || this.#ending) return;
-    this.#queue.push(frame);
+    this.#queue[this.#queued++] = frame;
     this.#queuedBytes += frame.length;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      dirty.push(this);
-      if (dirty.length === 1) setImmediate(PeerConnection.#flushDirty);
+      dirty[dirtyCount++] = this;
+      if (dirtyCount === 1) setImmediate(PeerConnection.#flushDirty);
     }
   }
 
@@ -111,8 +120,11 @@ export class PeerConnection extends Peer {
    */
   static #flushDirty(): void {
     // Flushing writes only: nothing here can queue more output for this turn.
-    for (let i = 0; i < dirty.length; i++) (dirty[i] as PeerConnection).#flush();
-    dirty.length = 0;
+    for (let i = 0; i < dirtyCount; i++) {
+      (dirty[i] as PeerConnection).#flush();
+      dirty[i] = undefined;
+    }
+    dirtyCount = 0;
   }
 
   get congested(): boolean {
@@ -163,24 +175,26 @@ export class PeerConnection extends Peer {
 
   #flush(): void {
     this.#flushScheduled = false;
+    const count = this.#queued;
+    if (count === 0) return;
     const queue = this.#queue;
-    if (queue.length === 0) return;
     const bytes = this.#queuedBytes;
+    this.#queued = 0;
     this.#queuedBytes = 0;
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) {
-      queue.length = 0;
+      queue.fill(undefined, 0, count);
       return;
     }
-    if (queue.length === 1) {
+    if (count === 1) {
       socket.write(queue[0] as Buffer);
     } else if (bytes < JOIN_LIMIT * 4) {
-      socket.write(Buffer.concat(queue, bytes));
+      socket.write(join(queue, 0, count, bytes));
     } else {
       socket.cork();
       let start = 0;
       let runBytes = 0;
-      for (let i = 0; i < queue.length; i++) {
+      for (let i = 0; i < count; i++) {
         const frame = queue[i] as Buffer;
         if (frame.length < JOIN_LIMIT) {
           runBytes += frame.length;
@@ -191,11 +205,13 @@ export class PeerConnection extends Peer {
         start = i + 1;
         runBytes = 0;
       }
-      this.#writeRun(queue, start, queue.length, runBytes);
+      this.#writeRun(queue, start, count, runBytes);
       socket.uncork();
     }
-    // The socket keeps the buffers, not the array: it is reused for the next turn's output.
-    queue.length = 0;
+    // The socket keeps the buffers, not the array: it is reused for the next turn's output,
+    // unless an unusual turn made it large.
+    if (count > MAX_KEPT_QUEUE) this.#queue = [];
+    else queue.fill(undefined, 0, count);
     // More than the high-water mark still in the socket: stop reading this peer until the
     // socket drains ('drain' follows, since write() returned false on the way).
     if (!this.#selfHeld && socket.writableLength > HIGH_WATER_MARK) {
@@ -204,9 +220,9 @@ export class PeerConnection extends Peer {
     }
   }
 
-  #writeRun(queue: Buffer[], start: number, end: number, bytes: number): void {
+  #writeRun(queue: (Buffer | undefined)[], start: number, end: number, bytes: number): void {
     if (end - start === 1) this.socket.write(queue[start] as Buffer);
-    else if (end > start) this.socket.write(Buffer.concat(queue.slice(start, end), bytes));
+    else if (end > start) this.socket.write(join(queue, start, end, bytes));
   }
 
   #onDrain(): void {
@@ -236,8 +252,21 @@ export class PeerConnection extends Peer {
     this.#dispatcher.detach(this);
     this.gone = true;
     this.#queue = [];
+    this.#queued = 0;
     this.#queuedBytes = 0;
     this.#releaseBlocked();
     this.#logger?.debug?.(`${this.#name}: closed`);
   }
+}
+
+/** `queue[start..end)` in one buffer of `bytes` bytes. */
+function join(queue: (Buffer | undefined)[], start: number, end: number, bytes: number): Buffer {
+  const joined = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = start; i < end; i++) {
+    const frame = queue[i] as Buffer;
+    joined.set(frame, at);
+    at += frame.length;
+  }
+  return joined;
 }

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import {
+  COPY_THRESHOLD,
   encodePacket,
   encodePacketParts,
   HEADER_SIZE,
@@ -80,6 +81,54 @@ export function forward(source: Peer, job: Job, packet: PacketInit): void {
   const parts = encodePacketParts(packet, AS_RESPONSE);
   for (const waiter of job.waiters) {
     for (const part of parts) waiter.send(part);
+    if (waiter !== source && waiter.congested) source.pauseUntilDrained(waiter);
+  }
+}
+
+/**
+ * A WORK_DATA, WORK_WARNING or WORK_COMPLETE to every waiter: as received (`forwardBody`) when
+ * the worker's bytes are at hand, encoded again (`forward`) otherwise.
+ */
+export function forwardResult(
+  source: Peer,
+  job: Job,
+  packet: PacketOf<'WORK_DATA' | 'WORK_WARNING' | 'WORK_COMPLETE'>,
+  body: Buffer | undefined,
+  start: number,
+  end: number,
+): void {
+  if (body === undefined) forward(source, job, packet);
+  else forwardBody(source, job, PACKET_TYPES[packet.type].number, body, start, end, packet.payload);
+}
+
+/**
+ * Forwards a WORK_DATA, WORK_WARNING or WORK_COMPLETE to every waiter as `forward` does, from
+ * the bytes the worker sent (`body[start..end)`, with `payload` its last field): a client gets
+ * the same body under the RES magic, so it is copied, not decoded and encoded again. A payload
+ * of at least 64 KiB goes out uncopied after a head holding the header and the handle.
+ */
+function forwardBody(
+  source: Peer,
+  job: Job,
+  type: number,
+  body: Buffer,
+  start: number,
+  end: number,
+  payload: Buffer,
+): void {
+  const size = end - start;
+  const split = payload.length >= COPY_THRESHOLD;
+  const copied = split ? size - payload.length : size;
+  const head = Buffer.allocUnsafe(HEADER_SIZE + copied);
+  head.writeUInt32BE(MAGIC_RES, 0);
+  head.writeUInt32BE(type, 4);
+  head.writeUInt32BE(size, 8);
+  body.copy(head, HEADER_SIZE, start, start + copied);
+  const waiters = job.waiters;
+  for (let i = 0; i < waiters.length; i++) {
+    const waiter = waiters[i] as Peer;
+    waiter.send(head);
+    if (split) waiter.send(payload);
     if (waiter !== source && waiter.congested) source.pauseUntilDrained(waiter);
   }
 }

@@ -25,6 +25,7 @@ function setup(options: Partial<DispatcherOptions> = {}) {
 const submit = (functionName: string, unique = '', payload = 'x') =>
   ({ type: 'SUBMIT_JOB', functionName, unique, payload }) as const;
 const types = (packets: Packet[]) => packets.map((p) => p.type);
+const RES_MAGIC = Buffer.from('\0RES', 'latin1');
 
 afterEach(() => {
   vi.useRealTimers();
@@ -300,6 +301,36 @@ describe('results (protocol.md 4.2, 6.4)', () => {
       { type: 'WORK_STATUS', handle: 'H:t:1', numerator: 1, denominator: 2 },
       { type: 'WORK_COMPLETE', handle: 'H:t:1', payload: Buffer.from('done') },
     ]);
+    expect(worker.take()).toEqual([]);
+  });
+
+  test('WORK_* results received as bytes reach every waiter as those bytes under \\0RES', () => {
+    const { dispatcher, a, b, worker } = running();
+    const large = Buffer.alloc(70_000, 'abc');
+    const sent = [
+      encodePacket({ type: 'WORK_DATA', handle: 'H:t:1', payload: 'chunk\0with NUL' }),
+      encodePacket({ type: 'WORK_WARNING', handle: 'H:t:1', payload: '' }),
+      encodePacket({ type: 'WORK_DATA', handle: 'H:t:1', payload: large }),
+      encodePacket({ type: 'WORK_COMPLETE', handle: 'H:t:1', payload: 'done' }),
+    ];
+    // One chunk, as from a socket: the bodies are slices of it.
+    deliver(dispatcher, worker, Buffer.concat(sent));
+    const expected = Buffer.concat(
+      sent.map((frame) => Buffer.concat([RES_MAGIC, frame.subarray(4)])),
+    );
+    expect(Buffer.concat(b.frames).equals(expected)).toBe(true);
+    expect(types(a.take())).toEqual([
+      'WORK_DATA',
+      'WORK_DATA',
+      'WORK_WARNING',
+      'WORK_WARNING',
+      'WORK_DATA',
+      'WORK_DATA',
+      'WORK_COMPLETE',
+      'WORK_COMPLETE',
+    ]);
+    // A payload of 64 KiB or more goes out as its own frame, not copied.
+    expect(b.frames.some((frame) => frame.length === large.length)).toBe(true);
     expect(worker.take()).toEqual([]);
   });
 

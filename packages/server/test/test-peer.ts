@@ -60,9 +60,14 @@ export function packet(init: PacketInit, magic: Magic = 'REQ'): Packet {
   return decoded;
 }
 
-/** Decodes raw bytes and hands the packets from `peer` to `dispatcher`. */
+/**
+ * Decodes raw bytes and hands the packets from `peer` to `dispatcher`, with their bodies as
+ * received, as a connection does.
+ */
 export function deliver(dispatcher: Dispatcher, peer: Peer, bytes: Buffer): void {
-  new PacketDecoder((p, magic) => dispatcher.handlePacket(peer, p, magic)).push(bytes);
+  new PacketDecoder((p, magic, body, start, end) =>
+    dispatcher.handlePacket(peer, p, magic, body, start, end),
+  ).push(bytes);
 }
 
 /** Sends packets from `peer` to `dispatcher`. */
