@@ -131,6 +131,12 @@ function table(header: string[], rows: string[][]): string {
   return [header, align, ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
 }
 
+const SERVER_LABELS: Record<ServerKind, string> = {
+  gearmand: 'gearmand 1.1.20 --threads 1',
+  embedded: 'embedded server',
+  floor: 'floor server (the least Node job server)',
+};
+
 /** The Markdown report: per server, the headline table and the CPU-per-job table. */
 export function markdown(report: Report, scenarios: readonly Scenario[]): string {
   const impls = report.implementations.filter((impl) => impl.skipped === undefined);
@@ -154,7 +160,7 @@ export function markdown(report: Report, scenarios: readonly Scenario[]): string
     `Command: \`${report.command}\``,
   ];
   for (const server of servers) {
-    const label = server === 'gearmand' ? 'gearmand 1.1.20 --threads 1' : 'embedded server';
+    const label = SERVER_LABELS[server];
     out.push(
       '',
       `### ${label}`,

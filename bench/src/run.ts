@@ -41,8 +41,10 @@ const HELP = `Usage: pnpm bench [flags]
   --impl ours,ours-c8,ours-base,c,gearmanode,abraxas,abraxas-c8,perl,floor
                              implementations (default: all; unavailable ones are skipped);
                              the -c8 entries run their worker with 8 jobs per connection
-  --server gearmand|embedded|both
-                             server under test (default: both; embedded when it exists)
+  --server gearmand|embedded|floor|both|all
+                             server under test (default: both = gearmand and embedded, the
+                             embedded one when it exists; all adds floor, the least Node job
+                             server: what Node itself costs a server)
   --runs N                   runs per scenario, reported as medians (default: 3)
   --quick                    fewer jobs and 1 run: a smoke test, not a measurement
   --no-warmup                no warm-up jobs before the measured ones (default: A 5,000,
@@ -106,9 +108,13 @@ function chooseServers(choice: string): ServerKind[] {
     if (embeddedMissing) throw new Error(`cannot run --server embedded: ${embeddedMissing}`);
     return ['embedded'];
   }
-  if (choice !== 'both') throw new Error(`--server must be gearmand, embedded or both`);
+  if (choice === 'floor') return ['floor'];
+  if (choice !== 'both' && choice !== 'all') {
+    throw new Error(`--server must be gearmand, embedded, floor, both or all`);
+  }
   if (embeddedMissing) console.log(`embedded server skipped: ${embeddedMissing}`);
-  return embeddedMissing ? ['gearmand'] : ['gearmand', 'embedded'];
+  const kinds: ServerKind[] = embeddedMissing ? ['gearmand'] : ['gearmand', 'embedded'];
+  return choice === 'all' ? [...kinds, 'floor'] : kinds;
 }
 
 function runCodecBenchmark(): void {

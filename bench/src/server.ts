@@ -1,6 +1,7 @@
 /**
- * The server under test: a fresh gearmand (`--threads 1`, via the repository's test launcher)
- * or the embedded server of @gearmanode/server in its own child process.
+ * The server under test: a fresh gearmand (`--threads 1`, via the repository's test launcher),
+ * the embedded server of @gearmanode/server in its own child process, or the floor server
+ * (floor-server.ts, what Node itself costs a job server) in its own child process.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { startGearmand } from '../../test/gearmand.ts';
 import { DriverProcess } from './driver-process.ts';
 
-export type ServerKind = 'gearmand' | 'embedded';
+export type ServerKind = 'gearmand' | 'embedded' | 'floor';
 
 /** A running server. */
 export interface BenchServer {
@@ -68,13 +69,17 @@ export async function startServer(kind: ServerKind, durable = false): Promise<Be
       stop: () => gearmand.stop().finally(removeStore),
     };
   }
+  if (kind === 'floor' && durable) {
+    removeStore();
+    throw new Error('the floor server has no store');
+  }
   const child = new DriverProcess(
-    'embedded server',
+    `${kind} server`,
     [
       process.execPath,
       '--import',
       'tsx',
-      'src/embedded-server.ts',
+      kind === 'floor' ? 'src/floor-server.ts' : 'src/embedded-server.ts',
       ...(storePath === undefined ? [] : [`sqlite:${storePath}`]),
     ],
     BENCH_DIR,
