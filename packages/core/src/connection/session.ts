@@ -110,7 +110,11 @@ export class Session {
   }
 
   /** Queues a request, to be written with the next flush. */
-  request(type: PacketType | 'TEXT', handler: Pending['handler'], parts: Buffer[]): Pending {
+  request(
+    type: PacketType | 'TEXT',
+    handler: Pending['handler'],
+    parts: readonly Buffer[],
+  ): Pending {
     const refusable = this.#refusableTail;
     this.#refusableTail = 0;
     const pending: Pending = { type, handler, written: false, deadline: 0, sent: 0, refusable };
@@ -124,7 +128,7 @@ export class Session {
    * Queues frames that expect no reply; `type` is their packet's type, so that an ERROR a
    * server sends back for it is told apart from a request's reply.
    */
-  enqueue(parts: Buffer[], type?: PacketType): void {
+  enqueue(parts: readonly Buffer[], type?: PacketType): void {
     if (type !== undefined && REFUSABLE_TYPES.has(type)) this.#refusableTail++;
     for (const part of parts) {
       if (this.#single === undefined && this.#outbox.length === 0) {
