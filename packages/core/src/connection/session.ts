@@ -57,7 +57,10 @@ const STRAY_ERROR_CODES: ReadonlySet<string> = new Set(['JOB_NOT_FOUND', 'not_wo
  * Packets that Gearman::Server does not know and answers with ERROR `server_error`, the code it
  * also gives requests it does not know (GRAB_JOB_UNIQ, SUBMIT_JOB_LOW, …).
  */
-const REFUSABLE_TYPES: ReadonlySet<PacketType> = new Set(['WORK_DATA', 'WORK_WARNING']);
+// Two comparisons, not a Set: every WORK_COMPLETE passes this test, and a Set hashes its type.
+function isRefusable(type: PacketType): boolean {
+  return type === 'WORK_DATA' || type === 'WORK_WARNING';
+}
 const UNKNOWN_COMMAND_CODE = 'server_error';
 
 export interface SessionOptions {
@@ -129,7 +132,7 @@ export class Session {
    * server sends back for it is told apart from a request's reply.
    */
   enqueue(parts: readonly Buffer[], type?: PacketType): void {
-    if (type !== undefined && REFUSABLE_TYPES.has(type)) this.#refusableTail++;
+    if (type !== undefined && isRefusable(type)) this.#refusableTail++;
     for (const part of parts) {
       if (this.#single === undefined && this.#outbox.length === 0) {
         this.#single = part;
