@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import {
   ConnectionError,
+  encodePacketParts,
   type GearmanError,
   type Packet,
   type PacketInit,
@@ -366,6 +367,28 @@ describe('Session handshake', () => {
     connections.push(echoing);
     await echoing.connect();
     expect(server.connections[1]?.received.map((p) => p.type)).toEqual(['ECHO_REQ']);
+  });
+
+  test('a request encoded once can be sent again and again, each reply to its handler', async () => {
+    const server = await fake((packet, connection) => {
+      if (packet.type !== 'GRAB_JOB_UNIQ') return false;
+      connection.send({ type: 'NO_JOB' });
+      return true;
+    });
+    const connection = new Connection({
+      address: { host: server.host, port: server.port },
+      heartbeatInterval: 0,
+    });
+    connections.push(connection);
+    await connection.connect();
+    const frames = encodePacketParts({ type: 'GRAB_JOB_UNIQ' });
+    const log: string[] = [];
+    connection.requestEncoded('GRAB_JOB_UNIQ', frames, recording(log, 'a'));
+    connection.requestEncoded('GRAB_JOB_UNIQ', frames, recording(log, 'b'));
+    await server.until(() => log.length === 2, 3000, 'both replies');
+    expect(server.count('GRAB_JOB_UNIQ')).toBe(2);
+    expect(log).toEqual(['a:NO_JOB', 'b:NO_JOB']);
+    expect(connection.pendingRequests).toBe(0);
   });
 
   test('a server that accepts and closes, or stays silent, fails the attempt', async () => {

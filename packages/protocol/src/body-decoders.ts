@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { parseDecimal, tooFewFields } from './body.js';
 import { canGenerateCode, checkIdentifier } from './codegen.js';
 import {
@@ -33,6 +34,8 @@ export function buildBodyDecoders(generate = canGenerateCode()): Map<PacketType,
 function fieldExpression(name: FieldName, to: string): string {
   switch (FIELD_KINDS[name]) {
     case 'string':
+      if (name === 'functionName')
+        return `from === ${to} ? '' : decodeFunctionName(buf, from, ${to})`;
       return `from === ${to} ? '' : buf.toString('utf8', from, ${to})`;
     case 'data':
       return `buf.subarray(from, ${to})`;
@@ -69,7 +72,38 @@ function generatedDecoder(type: PacketType, fields: readonly FieldName[]): BodyD
   // PROTOCOL 2.1: a body on a field-less type is ignored.
   lines.push(`return { type: '${type}'${fields.map((name) => `, ${name}`).join('')} };`);
   const source = `return function decode_${type}(buf, start, end) {\n${lines.join('\n')}\n};`;
-  return new Function('parseDecimal', 'tooFewFields', source)(parseDecimal, tooFewFields);
+  return new Function('parseDecimal', 'tooFewFields', 'decodeFunctionName', source)(
+    parseDecimal,
+    tooFewFields,
+    decodeFunctionName,
+  );
+}
+
+/** The longest function name `decodeFunctionName` remembers. */
+const NAME_CACHE_SIZE = 64;
+const lastNameBytes = Buffer.alloc(NAME_CACHE_SIZE);
+let lastNameLength = -1;
+let lastName = '';
+
+/**
+ * Decodes the function name in `buf[from, to)`. A worker is handed the same few names again and
+ * again: when the bytes are the last name's, that string is returned again, without a call into
+ * the runtime to decode them or a new string to hash later.
+ */
+function decodeFunctionName(buf: Buffer, from: number, to: number): string {
+  const length = to - from;
+  if (length === lastNameLength) {
+    let i = 0;
+    while (i < length && buf[from + i] === lastNameBytes[i]) i++;
+    if (i === length) return lastName;
+  }
+  const name = buf.toString('utf8', from, to);
+  if (length <= NAME_CACHE_SIZE) {
+    buf.copy(lastNameBytes, 0, from, to);
+    lastNameLength = length;
+    lastName = name;
+  }
+  return name;
 }
 
 function genericDecoder(type: PacketType, fields: readonly FieldName[]): BodyDecoder {

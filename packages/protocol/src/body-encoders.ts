@@ -53,9 +53,16 @@ export function buildBodyEncoders(generate = canGenerateCode()): Map<PacketType,
   return encoders;
 }
 
+/** The longest string field written byte by byte by the generated encoders. */
+const SHORT_ASCII = 64;
+/** The longest bytes field copied byte by byte by the generated encoders. */
+const SHORT_COPY = 64;
+
 const helpers = {
   Buffer,
   HEADER_SIZE,
+  isShortAscii,
+  SHORT_COPY,
   badValue,
   tooLong,
   tooLarge,
@@ -78,9 +85,14 @@ function generatedEncoder(
     switch (FIELD_KINDS[name]) {
       case 'string':
         // PROTOCOL section 2.1: only the last field may hold NUL bytes, and names never do.
+        // A short ASCII name (a handle, a function name) is measured and checked for NULs in
+        // one loop here, and later written byte by byte (`a${i}`): three calls into the runtime
+        // (includes, byteLength, write) cost more than the loops on a name of a few dozen bytes.
         lines.push(
-          `if (typeof ${v} !== 'string' || ${v}.includes('\\0')) badValue('${name}', ${v});`,
-          `const ${s} = ${v}.length === 0 ? 0 : Buffer.byteLength(${v});`,
+          `if (typeof ${v} !== 'string') badValue('${name}', ${v});`,
+          `const a${i} = isShortAscii(${v});`,
+          `if (!a${i} && ${v}.includes('\\0')) badValue('${name}', ${v});`,
+          `const ${s} = a${i} ? ${v}.length : ${v}.length === 0 ? 0 : Buffer.byteLength(${v});`,
         );
         break;
       case 'number': {
@@ -129,7 +141,10 @@ function generatedEncoder(
     const v = `v${i}`;
     switch (FIELD_KINDS[name]) {
       case 'string':
-        lines.push(`if (s${i} !== 0) offset += head.write(${v}, offset, 'utf8');`);
+        lines.push(
+          `if (a${i}) { for (let k = 0; k < s${i}; k++) head[offset + k] = ${v}.charCodeAt(k); offset += s${i}; }`,
+          `else if (s${i} !== 0) offset += head.write(${v}, offset, 'utf8');`,
+        );
         break;
       case 'number':
       case 'boolean':
@@ -144,6 +159,8 @@ function generatedEncoder(
           );
         lines.push(
           `if (typeof ${v} === 'string') offset += head.write(${v}, offset, 'utf8');`,
+          // A few bytes are copied in a loop: `set` costs more than the copy itself there.
+          `else if (s${i} <= SHORT_COPY) { for (let k = 0; k < s${i}; k++) head[offset + k] = ${v}[k]; offset += s${i}; }`,
           `else { head.set(${v}, offset); offset += s${i}; }`,
         );
         break;
@@ -154,6 +171,20 @@ function generatedEncoder(
   const source = `return function encode_${type}(packet, magicByte, maxSize, copyThreshold, tail) {\n${lines.join('\n')}\n};`;
   const names = Object.keys(helpers);
   return new Function(...names, source)(...Object.values(helpers));
+}
+
+/**
+ * Whether `value` is at most SHORT_ASCII characters, each in 1..0x7f: its UTF-8 bytes are then
+ * its char codes, one each, and it holds no NUL.
+ */
+function isShortAscii(value: string): boolean {
+  const length = value.length;
+  if (length > SHORT_ASCII) return false;
+  for (let i = 0; i < length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 0 || code > 0x7f) return false;
+  }
+  return true;
 }
 
 function genericEncoder(number: number, fields: readonly FieldName[]): BodyEncoder {

@@ -76,6 +76,43 @@ describe('generated and generic codecs', () => {
     expect([first?.field, first?.message]).toEqual([second?.field, second?.message]);
   });
 
+  test.each([
+    ['an ASCII handle', 'H:host:1'],
+    ['a handle of 64 ASCII characters', 'H'.repeat(64)],
+    ['a handle of 65 ASCII characters', 'H'.repeat(65)],
+    ['a handle with a DEL', 'H:\x7f'],
+    ['a Latin-1 handle', 'H:\u00e9'],
+    ['a handle beyond the BMP', 'H:\u{1f600}'],
+    ['an empty handle', ''],
+  ])('both encode %s to the same bytes', (_name, handle) => {
+    const packet: PacketInit = { type: 'WORK_COMPLETE', handle, payload: Buffer.from('ok') };
+    const [first, second] = [generated, generic].map((codecs) =>
+      codecs.encoders.get('WORK_COMPLETE')?.(packet, 0x51, 0xffffffff, Infinity, {
+        buffer: undefined,
+      }),
+    );
+    expect(first).toEqual(second);
+    expect(first?.subarray(HEADER_SIZE)).toEqual(Buffer.from(`${handle}\0ok`, 'utf8'));
+  });
+
+  test('the generated decoder gives each function name its own bytes, however they alternate', () => {
+    const decode = generated.decoders.get('JOB_ASSIGN');
+    const names = ['ab', 'ac', 'ab', 'ab', 'é', 'x'.repeat(65), 'x'.repeat(65), 'ab', 'b', 'ab'];
+    for (const name of names) {
+      const body = Buffer.from(`H:1\0${name}\0data`, 'utf8');
+      const packet = decode?.(body, 0, body.length);
+      expect(packet).toEqual({
+        type: 'JOB_ASSIGN',
+        handle: 'H:1',
+        functionName: name,
+        payload: Buffer.from('data'),
+      });
+      // The bytes the name came from are not kept: changing them changes nothing.
+      body.fill(0x7a);
+      expect(packet).toMatchObject({ functionName: name });
+    }
+  });
+
   test('both refuse a body with too few fields with the same error', () => {
     const body = Buffer.from('H:1');
     const errors = [generated, generic].map((codecs) =>

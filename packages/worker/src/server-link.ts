@@ -6,7 +6,12 @@ import {
   type ServerAddress,
   tuningOf,
 } from '@gearmanode/core';
-import type { GearmanError, Packet, PacketInit } from '@gearmanode/protocol';
+import {
+  encodePacketParts,
+  type GearmanError,
+  type Packet,
+  type PacketInit,
+} from '@gearmanode/protocol';
 import { GrabLoop } from './grab-loop.js';
 import type { JobImpl } from './job.js';
 import type { ResolvedWorkerOptions } from './options.js';
@@ -27,11 +32,11 @@ export interface LinkHost {
 export type GrabPacket = 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | 'GRAB_JOB_ALL';
 
 const PRE_SLEEP: PacketInit = { type: 'PRE_SLEEP' };
-// One packet object per GRAB type, shared by every GRAB sent.
-const GRABS: Readonly<Record<GrabPacket, PacketInit>> = {
-  GRAB_JOB: { type: 'GRAB_JOB' },
-  GRAB_JOB_UNIQ: { type: 'GRAB_JOB_UNIQ' },
-  GRAB_JOB_ALL: { type: 'GRAB_JOB_ALL' },
+// Each GRAB's frame, encoded once and written by every GRAB sent (a GRAB has no body).
+const GRABS: Readonly<Record<GrabPacket, readonly Buffer[]>> = {
+  GRAB_JOB: encodePacketParts({ type: 'GRAB_JOB' }),
+  GRAB_JOB_UNIQ: encodePacketParts({ type: 'GRAB_JOB_UNIQ' }),
+  GRAB_JOB_ALL: encodePacketParts({ type: 'GRAB_JOB_ALL' }),
 };
 /** What to grab with instead when a server refuses a GRAB: the next simpler one. */
 const FALLBACK: Readonly<Record<GrabPacket, 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | undefined>> = {
@@ -69,8 +74,8 @@ export class ServerLink {
   readonly #configuredGrab: GrabPacket;
   /** The GRAB this socket sends: simpler than configured once the server refused that one. */
   #grab: GrabPacket;
-  /** `#grab`'s packet and reply handler, looked up once per change rather than per GRAB. */
-  #grabRequest: PacketInit;
+  /** `#grab`'s frame and reply handler, looked up once per change rather than per GRAB. */
+  #grabFrames: readonly Buffer[];
   #grabReply: ReplyHandler;
   /** GRAB refusals on every socket so far. */
   #grabRefused = 0;
@@ -95,7 +100,7 @@ export class ServerLink {
     }
     this.#grabReplies = replies;
     this.#grab = this.#configuredGrab;
-    this.#grabRequest = GRABS[this.#grab];
+    this.#grabFrames = GRABS[this.#grab];
     this.#grabReply = replies[this.#grab];
     this.connection = new Connection({
       address,
@@ -161,7 +166,7 @@ export class ServerLink {
   /** Sends a GRAB; false when the socket is not connected after all. */
   grab(): boolean {
     try {
-      this.connection.request(this.#grabRequest, this.#grabReply);
+      this.connection.requestEncoded(this.#grab, this.#grabFrames, this.#grabReply);
     } catch {
       // Between attempts, or closed: the connection's events update the loop.
       return false;
@@ -246,7 +251,7 @@ export class ServerLink {
 
   #useGrab(grab: GrabPacket): void {
     this.#grab = grab;
-    this.#grabRequest = GRABS[grab];
+    this.#grabFrames = GRABS[grab];
     this.#grabReply = this.#grabReplies[grab];
   }
 

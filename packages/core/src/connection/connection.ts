@@ -6,6 +6,7 @@ import {
   type GearmanError,
   type Packet,
   type PacketInit,
+  type PacketType,
   TimeoutError,
 } from '@gearmanode/protocol';
 import pRetry from 'p-retry';
@@ -142,6 +143,16 @@ export class Connection implements SocketSink {
     const parts = this.#session.encode(packet);
     this.#admit();
     this.#session.request(packet.type, handler, parts);
+  }
+
+  /**
+   * `request()` for a packet encoded already (with `encodePacketParts`), so that a request sent
+   * again and again is encoded once. The frames are written as they are: they must not change.
+   * @throws as `request()` does, except for encoding.
+   */
+  requestEncoded(type: PacketType, frames: readonly Buffer[], handler: ReplyHandler): void {
+    this.#admit();
+    this.#session.request(type, handler, frames);
   }
 
   /** `request()` as a promise; ERROR replies reject with ServerError. */

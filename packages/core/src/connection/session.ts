@@ -57,7 +57,10 @@ const STRAY_ERROR_CODES: ReadonlySet<string> = new Set(['JOB_NOT_FOUND', 'not_wo
  * Packets that Gearman::Server does not know and answers with ERROR `server_error`, the code it
  * also gives requests it does not know (GRAB_JOB_UNIQ, SUBMIT_JOB_LOW, …).
  */
-const REFUSABLE_TYPES: ReadonlySet<PacketType> = new Set(['WORK_DATA', 'WORK_WARNING']);
+// Two comparisons, not a Set: every WORK_COMPLETE passes this test, and a Set hashes its type.
+function isRefusable(type: PacketType): boolean {
+  return type === 'WORK_DATA' || type === 'WORK_WARNING';
+}
 const UNKNOWN_COMMAND_CODE = 'server_error';
 
 export interface SessionOptions {
@@ -110,7 +113,11 @@ export class Session {
   }
 
   /** Queues a request, to be written with the next flush. */
-  request(type: PacketType | 'TEXT', handler: Pending['handler'], parts: Buffer[]): Pending {
+  request(
+    type: PacketType | 'TEXT',
+    handler: Pending['handler'],
+    parts: readonly Buffer[],
+  ): Pending {
     const refusable = this.#refusableTail;
     this.#refusableTail = 0;
     const pending: Pending = { type, handler, written: false, deadline: 0, sent: 0, refusable };
@@ -124,8 +131,8 @@ export class Session {
    * Queues frames that expect no reply; `type` is their packet's type, so that an ERROR a
    * server sends back for it is told apart from a request's reply.
    */
-  enqueue(parts: Buffer[], type?: PacketType): void {
-    if (type !== undefined && REFUSABLE_TYPES.has(type)) this.#refusableTail++;
+  enqueue(parts: readonly Buffer[], type?: PacketType): void {
+    if (type !== undefined && isRefusable(type)) this.#refusableTail++;
     for (const part of parts) {
       if (this.#single === undefined && this.#outbox.length === 0) {
         this.#single = part;
