@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { checkFunction, checkInteger } from '@gearmanode/core';
 import { InvalidArgumentError } from '@gearmanode/protocol';
-import type { Job, JobImpl } from './job.js';
+import { type Job, type JobImpl, RESOLVED } from './job.js';
 import type { JobHandler, JobResult, ProcessOptions } from './worker-types.js';
 
 /** Who takes the jobs: a `for await` loop or `process()`. */
@@ -200,15 +200,20 @@ async function runHandler(job: JobImpl, handler: JobHandler | undefined): Promis
     return;
   }
   if (job.settled && !job.released) return; // the handler settled it itself
+  let sent: Promise<void>;
   try {
     // Checked by the encoder: anything but bytes or a string throws InvalidArgumentError, and
-    // only synchronously (the promise, of the socket's drain, never rejects): not awaited, which
-    // would cost the job one more microtask for nothing.
-    void job.complete((result ?? EMPTY) as JobResult);
+    // only synchronously (the promise, of the socket's drain, never rejects).
+    sent = job.complete((result ?? EMPTY) as JobResult);
   } catch (error) {
     // The result could not be encoded (not bytes or a string, or over maxPacketSize).
     except(job, error);
+    return;
   }
+  // A congested socket holds the handler's slot until it drains, so a server that stops
+  // reading stops this worker's results from piling up in memory; the usual already-written
+  // case costs no extra microtask.
+  if (sent !== RESOLVED) await sent;
 }
 
 function except(job: JobImpl, error: unknown): void {
