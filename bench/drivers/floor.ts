@@ -1,6 +1,6 @@
 /**
  * The Node floor: not a library, a yardstick. The fewest lines of Node that speak enough Gearman
- * for the scenarios of small jobs, run through the same harness as every Node driver: no option
+ * for the bench's scenarios, run through the same harness as every Node driver: no option
  * checks, no reconnect, no timeouts, no retries, no events, one connection per client and per
  * worker connection asked for. Whatever a Gearman library for Node does, it pays at least this:
  * the figures of this column are what Node itself costs on this machine, and the gap between it
@@ -13,7 +13,7 @@
  */
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
-import { config, runClient, send, workerHarness } from './lib/harness.ts';
+import { config, runClient, workerHarness } from './lib/harness.ts';
 
 const cfg = config();
 const REQ = 0x00524551; // "\0REQ"
@@ -38,18 +38,37 @@ function packet(type: number, ...fields: (string | Buffer)[]): Buffer {
   return out;
 }
 
-/** Connects with Node's `onread` slab reads and calls `onPacket(type, body)` per packet. */
+const EMPTY = Buffer.alloc(0);
+/** Bodies of at least this size are read straight into a buffer of their own. */
+const LARGE = 64 * 1024;
+
+/**
+ * Connects with Node's `onread` reads and calls `onPacket(type, body)` per packet: small packets
+ * from a 64 KiB slab, a large body read in place into its own buffer (the kernel's copy only).
+ */
 function connect(onPacket: (type: number, body: Buffer) => void): Promise<net.Socket> {
   let pending: Buffer | undefined;
-  const slab = Buffer.allocUnsafe(64 * 1024);
+  let body: Buffer | undefined;
+  let bodyType = 0;
+  let filled = 0;
+  const slab = Buffer.allocUnsafe(LARGE);
   return new Promise((resolve, reject) => {
     const socket = net.connect({
       host: cfg.host,
       port: cfg.port,
       noDelay: true,
       onread: {
-        buffer: slab,
+        buffer: () => (body === undefined ? slab : body.subarray(filled)),
         callback(bytes) {
+          if (body !== undefined) {
+            filled += bytes;
+            if (filled === body.length) {
+              const done = body;
+              body = undefined;
+              onPacket(bodyType, done);
+            }
+            return true;
+          }
           // A packet split across reads is copied out; slab views are only used before the next read.
           const chunk = pending
             ? Buffer.concat([pending, slab.subarray(0, bytes)])
@@ -57,8 +76,16 @@ function connect(onPacket: (type: number, body: Buffer) => void): Promise<net.So
           pending = undefined;
           let at = 0;
           while (chunk.length - at >= HEADER) {
-            const end = at + HEADER + chunk.readUInt32BE(at + 8);
-            if (end > chunk.length) break;
+            const size = chunk.readUInt32BE(at + 8);
+            const end = at + HEADER + size;
+            if (end > chunk.length) {
+              if (size < LARGE) break;
+              bodyType = chunk.readUInt32BE(at + 4);
+              body = Buffer.allocUnsafe(size);
+              filled = chunk.copy(body, 0, at + HEADER);
+              at = chunk.length;
+              break;
+            }
             onPacket(chunk.readUInt32BE(at + 4), chunk.subarray(at + HEADER, end));
             at = end;
           }
@@ -72,10 +99,21 @@ function connect(onPacket: (type: number, body: Buffer) => void): Promise<net.So
   });
 }
 
-if (cfg.size > 16 * 1024) {
-  // Its reads concatenate a split packet on every read: fine for small jobs, not for 1 MiB.
-  await send({ type: 'error', message: 'unsupported: the floor runs small jobs' });
-  process.exit(0);
+/** Writes a packet whose last field is a large payload: its head, then the payload uncopied. */
+function writeLarge(
+  socket: net.Socket,
+  type: number,
+  fields: (string | Buffer)[],
+  payload: Buffer,
+  after?: Buffer,
+): void {
+  const head = packet(type, ...fields, EMPTY);
+  head.writeUInt32BE(head.length - HEADER + payload.length, 8);
+  socket.cork();
+  socket.write(head);
+  socket.write(payload);
+  if (after !== undefined) socket.write(after);
+  socket.uncork();
 }
 
 if (cfg.role === 'client') {
@@ -100,14 +138,17 @@ if (cfg.role === 'client') {
       const handle = body.toString('latin1', 0, nul);
       const resolve = byHandle.get(handle);
       byHandle.delete(handle);
-      resolve?.(Buffer.from(body.subarray(nul + 1)));
+      // A large body is a buffer of its own; a small one is a view of the slab, copied.
+      const result = body.subarray(nul + 1);
+      resolve?.(body.length < LARGE ? Buffer.from(result) : result);
     }
   });
   await runClient(cfg, {
     submit: (payload) =>
       new Promise((resolve) => {
         created.push(resolve);
-        socket.write(packet(SUBMIT_JOB, cfg.fn, '', payload));
+        if (payload.length < LARGE) socket.write(packet(SUBMIT_JOB, cfg.fn, '', payload));
+        else writeLarge(socket, SUBMIT_JOB, [cfg.fn, ''], payload);
       }),
     submitBackground: (payload) =>
       new Promise((resolve) => {
@@ -127,7 +168,10 @@ if (cfg.role === 'client') {
         const first = body.indexOf(0);
         const second = body.indexOf(0, first + 1);
         const result = harness.echo(body.subarray(second + 1));
-        socket.write(Buffer.concat([packet(WORK_COMPLETE, body.subarray(0, first), result), grab]));
+        const handle = body.subarray(0, first);
+        if (result.length < LARGE) {
+          socket.write(Buffer.concat([packet(WORK_COMPLETE, handle, result), grab]));
+        } else writeLarge(socket, WORK_COMPLETE, [handle], result, grab);
         harness.completed();
       }
     });
