@@ -205,6 +205,33 @@ export class Dispatcher implements AdminTarget {
     }
   }
 
+  /**
+   * Handles a packet whose large payload arrived in parts (the decoder's `onPayloadParts`;
+   * `fields` is the body before the payload). A submission keeps the parts as the job's
+   * payload and a WORK_DATA, WORK_WARNING or WORK_COMPLETE forwards them, so neither joins
+   * them; any other packet is handled as usual, its payload joined where it is read.
+   */
+  handlePayloadParts(
+    peer: Peer,
+    packet: Packet,
+    magic: Magic,
+    payload: readonly Buffer[],
+    fields: Buffer,
+  ): void {
+    if (magic === 'REQ') {
+      if (isSubmit(packet)) {
+        this.#submit(peer, packet, payload);
+        return;
+      }
+      const type = packet.type;
+      if (type === 'WORK_DATA' || type === 'WORK_WARNING' || type === 'WORK_COMPLETE') {
+        this.#work(peer, packet, fields, 0, fields.length, payload);
+        return;
+      }
+    }
+    this.handlePacket(peer, packet, magic);
+  }
+
   /** Runs one admin line; returns false when the connection should be dropped. */
   handleAdmin(peer: Peer, line: string): boolean {
     const response = runAdminLine(line, this.#admin);
@@ -215,7 +242,8 @@ export class Dispatcher implements AdminTarget {
 
   // Submitting (protocol.md 4.1, 4.3, 6.5, 6.6, section 7)
 
-  #submit(peer: Peer, packet: SubmitPacket): void {
+  /** `payloadParts`: the payload as it arrived, when the decoder left it in parts. */
+  #submit(peer: Peer, packet: SubmitPacket, payloadParts?: readonly Buffer[]): void {
     if (this.draining) {
       peer.send(ERRORS.SHUTTING_DOWN);
       return;
@@ -224,7 +252,7 @@ export class Dispatcher implements AdminTarget {
     const request: SubmitRequest = {
       functionName: packet.functionName,
       unique: packet.unique,
-      payload: packet.payload,
+      payload: payloadParts ?? packet.payload,
       priority: PRIORITIES[priority],
       background,
     };
@@ -287,6 +315,7 @@ export class Dispatcher implements AdminTarget {
     body: Buffer | undefined,
     start: number,
     end: number,
+    payloadParts?: readonly Buffer[],
   ): void {
     const job = this.store.jobs.get(packet.handle);
     if (job === undefined || job.worker !== peer) {
@@ -315,10 +344,14 @@ export class Dispatcher implements AdminTarget {
       }
       case 'WORK_DATA':
       case 'WORK_WARNING':
-        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end);
+        if (job.waiters.length > 0) {
+          forwardResult(peer, job, packet, body, start, end, payloadParts);
+        }
         return;
       case 'WORK_COMPLETE':
-        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end);
+        if (job.waiters.length > 0) {
+          forwardResult(peer, job, packet, body, start, end, payloadParts);
+        }
         this.#workers.finish(job, 'completed');
         return;
       case 'WORK_FAIL':
