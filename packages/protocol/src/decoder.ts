@@ -96,7 +96,8 @@ const CR = 0x0d;
  *
  * A packet lying wholly inside one chunk is decoded in place: its `payload` is a view into that
  * chunk, not a copy (copy it if you keep it and the chunk is large). A packet split across chunks
- * is joined once, when its last byte arrives. At most `maxPacketSize` + 12 bytes are ever held.
+ * is joined once, when its last byte arrives; with `onPayloadParts`, a large payload is not joined
+ * at all. At most `maxPacketSize` + 12 bytes are ever held.
  *
  * After a `ProtocolError` the stream cannot be re-synchronised: every later `push()` throws the
  * same error, and the caller should close the connection. A throw from `onPacket` also ends the

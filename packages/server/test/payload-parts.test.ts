@@ -1,3 +1,4 @@
+import { setImmediate as nextCheck } from 'node:timers/promises';
 import {
   encodePacket,
   type Magic,
@@ -7,19 +8,21 @@ import {
 } from '@gearmanode/protocol';
 import { describe, expect, test } from 'vitest';
 import { Dispatcher } from '../src/dispatcher.js';
+import { GroupCommit, type QueueChange } from '../src/group-commit.js';
 import { dedupeKey, JobStore } from '../src/job-store.js';
 import type { Peer } from '../src/model.js';
 import { TestPeer } from './test-peer.js';
 
 /** Large payloads kept as the chunks they arrived in (the decoder's `onPayloadParts`). */
 
-function setup() {
+function setup(durable?: GroupCommit) {
   const dispatcher = new Dispatcher({
     handlePrefix: 'H:t',
     jobRetries: 0,
     maxQueue: 0,
     logger: undefined,
     onShutdown: () => {},
+    durable,
   });
   const peer = () => {
     const p = new TestPeer();
@@ -164,6 +167,41 @@ describe('a large job payload in parts', () => {
     expect(joined?.equals(payload)).toBe(true);
     expect(job?.payloadParts).toBeUndefined();
     expect(job?.payload).toBe(joined);
+  });
+
+  test('the durable store writes the joined payload of a background job', async () => {
+    const written: Buffer[] = [];
+    const durable = new GroupCommit({
+      writer: {
+        write(changes: readonly QueueChange[]) {
+          for (const { job, insert } of changes) if (insert) written.push(job.payload);
+        },
+      },
+      restoredCommit: 1,
+      onLost: () => {},
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const { dispatcher, peer } = setup(durable);
+    const client = peer();
+    const payload = payloadOf(300_000, 9);
+    deliverChunked(dispatcher, client, 65_536, {
+      type: 'SUBMIT_JOB_BG',
+      functionName: 'f',
+      unique: 'kept',
+      payload,
+    });
+    // Joined only when the batch is written, not when the job is accepted.
+    expect(dispatcher.store.jobs.get('H:t:1')?.payloadParts?.length).toBe(5);
+    expect(written).toHaveLength(0);
+    await nextCheck();
+    expect(written).toHaveLength(1);
+    expect(written[0]?.equals(payload)).toBe(true);
+    expect(received(client).map(({ packet }) => packet)).toEqual([
+      { type: 'JOB_CREATED', handle: 'H:t:1' },
+    ]);
+    durable.close();
   });
 
   test('a unique of `-` coalesces on the payload bytes, in parts or not', () => {
