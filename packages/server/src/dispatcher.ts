@@ -131,7 +131,9 @@ export class Dispatcher implements AdminTarget {
   /**
    * Handles one binary packet from `peer`. `body[bodyStart..bodyEnd)` is its body as received,
    * when the caller has it (see `PacketHandler`): WORK_* results are then forwarded as copies
-   * of it instead of being encoded again.
+   * of it instead of being encoded again. With `parts` (see `PayloadPartsHandler`), the payload
+   * is those parts and `body[bodyStart..bodyEnd)` the fields before it: a submission keeps
+   * them as the job's payload and a result forwards them, unjoined.
    */
   handlePacket(
     peer: Peer,
@@ -140,6 +142,7 @@ export class Dispatcher implements AdminTarget {
     body?: Buffer,
     bodyStart = 0,
     bodyEnd = 0,
+    parts?: readonly Buffer[],
   ): void {
     if (magic === 'RES') {
       // PROTOCOL 2.2: gearmand checks the magic before the type.
@@ -147,7 +150,7 @@ export class Dispatcher implements AdminTarget {
       return;
     }
     if (isSubmit(packet)) {
-      this.#submit(peer, packet);
+      this.#submit(peer, packet, parts);
       return;
     }
     const workers = this.#workers;
@@ -166,7 +169,7 @@ export class Dispatcher implements AdminTarget {
       case 'WORK_COMPLETE':
       case 'WORK_FAIL':
       case 'WORK_EXCEPTION':
-        this.#work(peer, packet, body, bodyStart, bodyEnd);
+        this.#work(peer, packet, body, bodyStart, bodyEnd, parts);
         break;
       case 'CAN_DO':
         workers.register(peer, packet.functionName, 0);
@@ -205,33 +208,6 @@ export class Dispatcher implements AdminTarget {
     }
   }
 
-  /**
-   * Handles a packet whose large payload arrived in parts (the decoder's `onPayloadParts`;
-   * `fields` is the body before the payload). A submission keeps the parts as the job's
-   * payload and a WORK_DATA, WORK_WARNING or WORK_COMPLETE forwards them, so neither joins
-   * them; any other packet is handled as usual, its payload joined where it is read.
-   */
-  handlePayloadParts(
-    peer: Peer,
-    packet: Packet,
-    magic: Magic,
-    payload: readonly Buffer[],
-    fields: Buffer,
-  ): void {
-    if (magic === 'REQ') {
-      if (isSubmit(packet)) {
-        this.#submit(peer, packet, payload);
-        return;
-      }
-      const type = packet.type;
-      if (type === 'WORK_DATA' || type === 'WORK_WARNING' || type === 'WORK_COMPLETE') {
-        this.#work(peer, packet, fields, 0, fields.length, payload);
-        return;
-      }
-    }
-    this.handlePacket(peer, packet, magic);
-  }
-
   /** Runs one admin line; returns false when the connection should be dropped. */
   handleAdmin(peer: Peer, line: string): boolean {
     const response = runAdminLine(line, this.#admin);
@@ -242,8 +218,7 @@ export class Dispatcher implements AdminTarget {
 
   // Submitting (protocol.md 4.1, 4.3, 6.5, 6.6, section 7)
 
-  /** `payloadParts`: the payload as it arrived, when the decoder left it in parts. */
-  #submit(peer: Peer, packet: SubmitPacket, payloadParts?: readonly Buffer[]): void {
+  #submit(peer: Peer, packet: SubmitPacket, parts: readonly Buffer[] | undefined): void {
     if (this.draining) {
       peer.send(ERRORS.SHUTTING_DOWN);
       return;
@@ -252,7 +227,7 @@ export class Dispatcher implements AdminTarget {
     const request: SubmitRequest = {
       functionName: packet.functionName,
       unique: packet.unique,
-      payload: payloadParts ?? packet.payload,
+      payload: parts ?? packet.payload,
       priority: PRIORITIES[priority],
       background,
     };
@@ -315,7 +290,7 @@ export class Dispatcher implements AdminTarget {
     body: Buffer | undefined,
     start: number,
     end: number,
-    payloadParts?: readonly Buffer[],
+    parts: readonly Buffer[] | undefined,
   ): void {
     const job = this.store.jobs.get(packet.handle);
     if (job === undefined || job.worker !== peer) {
@@ -344,14 +319,10 @@ export class Dispatcher implements AdminTarget {
       }
       case 'WORK_DATA':
       case 'WORK_WARNING':
-        if (job.waiters.length > 0) {
-          forwardResult(peer, job, packet, body, start, end, payloadParts);
-        }
+        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end, parts);
         return;
       case 'WORK_COMPLETE':
-        if (job.waiters.length > 0) {
-          forwardResult(peer, job, packet, body, start, end, payloadParts);
-        }
+        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end, parts);
         this.#workers.finish(job, 'completed');
         return;
       case 'WORK_FAIL':

@@ -74,8 +74,10 @@ export class PeerConnection extends Peer {
         // Large payloads travel as the chunks they were read in: forwarded and handed out with
         // one vectored write each, never joined (the sockets are read through 'data' events,
         // whose chunks are never reused).
-        onPayloadParts: (packet, magic, payload, fields) => {
-          if (!this.#ending) dispatcher.handlePayloadParts(this, packet, magic, payload, fields);
+        onPayloadParts: (packet, magic, parts, fields) => {
+          if (!this.#ending) {
+            dispatcher.handlePacket(this, packet, magic, fields, 0, fields.length, parts);
+          }
         },
         onText: (line) => {
           if (this.#ending) return;

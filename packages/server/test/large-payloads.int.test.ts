@@ -5,6 +5,7 @@ import { createServer, type GearmanServer } from '@gearmanode/server';
 import { createWorker } from '@gearmanode/worker';
 import { afterEach, describe, expect, test } from 'vitest';
 import { uniqueName, waitFor } from '../../../test/helpers.js';
+import { makeTestCertificates } from '../../../test/tls.js';
 import { Wire } from './wire.js';
 
 /**
@@ -17,8 +18,8 @@ afterEach(async () => {
   for (const close of cleanup.splice(0).reverse()) await close();
 });
 
-async function start(): Promise<GearmanServer> {
-  const server = await createServer({ port: 0 });
+async function start(options: Parameters<typeof createServer>[0] = {}): Promise<GearmanServer> {
+  const server = await createServer({ port: 0, ...options });
   cleanup.push(() => server.close());
   return server;
 }
@@ -133,6 +134,23 @@ describe('large payloads through the embedded server', () => {
       expect(result.length).toBe(payload.length + 1);
       expect(digest(result)).toBe(digest(Buffer.concat([payload, Buffer.from('!')])));
     }
+  });
+
+  test('over TLS, a large job and its result come back byte for byte', async () => {
+    const certs = await makeTestCertificates();
+    cleanup.push(() => certs.remove());
+    const server = await start({ tls: certs.good });
+    const at = `localhost:${server.address.port}`;
+    const tls = { ca: certs.ca };
+    const functionName = uniqueName('tls');
+    const worker = await createWorker({ servers: [at], functions: [functionName], tls });
+    cleanup.push(() => worker.destroy());
+    void worker.process((job) => Buffer.from(job.payload).reverse());
+    const client = await createClient({ servers: [at], tls });
+    cleanup.push(() => client.close());
+    const payload = payloadOf(2 * MiB + 333, 40);
+    const result = await client.submit(functionName, payload);
+    expect(digest(result)).toBe(digest(Buffer.from(payload).reverse()));
   });
 
   test('a background job keeps its large payload until a worker takes it', async () => {

@@ -54,8 +54,8 @@ function deliverChunked(
     (packet, magic, body, start, end) =>
       dispatcher.handlePacket(peer, packet, magic, body, start, end),
     {
-      onPayloadParts: (packet, magic, payload, fields) =>
-        dispatcher.handlePayloadParts(peer, packet, magic, payload, fields),
+      onPayloadParts: (packet, magic, parts, fields) =>
+        dispatcher.handlePacket(peer, packet, magic, fields, 0, fields.length, parts),
     },
   );
   for (let at = 0; at < bytes.length; at += chunkSize) {
