@@ -66,8 +66,9 @@ export interface DecoderOptions {
    * WORK_COMPLETE, WORK_EXCEPTION, ECHO_*) whose body spans chunks and whose payload is at least
    * `payloadPartsMin` bytes goes to this handler instead of `onPacket`, so that it can be
    * written onward with one vectored write of the parts (as a job server forwards results).
-   * Every other packet still goes to `onPacket` with one `Buffer` payload. Limits and errors
-   * are the same in both modes, and bytes are still held only as they arrive.
+   * Every other packet still goes to `onPacket` with one `Buffer` payload, as does a body read
+   * in place (`readTarget()`). Limits and errors are the same in both modes, and bytes are
+   * still held only as they arrive.
    */
   onPayloadParts?: PayloadPartsHandler;
   /** The smallest payload `onPayloadParts` is given. @default 65536 (`COPY_THRESHOLD`) */

@@ -234,6 +234,20 @@ describe('payloads in parts (onPayloadParts)', () => {
     expect(assign?.functionName).toHaveLength(70_000);
   });
 
+  test('a body read in place (readTarget) goes to onPacket', () => {
+    const payload = payloadOf(100_000);
+    const frame = encodePacket({ type: 'WORK_COMPLETE', handle: 'H:1', payload });
+    const { decoder, out } = collector();
+    decoder.push(Buffer.from(frame.subarray(0, 30_000)));
+    const target = decoder.readTarget(1);
+    if (target === undefined) throw new Error('no target');
+    const read = frame.copy(target, 0, 30_000);
+    decoder.push(target.subarray(0, read));
+    expect(out.map((emitted) => emitted.via)).toEqual(['packet']);
+    const packet = out[0]?.packet as (Packet & { payload: Buffer }) | undefined;
+    expect(packet?.payload.equals(payload)).toBe(true);
+  });
+
   test('without onPayloadParts, every packet has one Buffer payload', () => {
     const payload = payloadOf(200_000);
     const frame = encodePacket({ type: 'WORK_COMPLETE', handle: 'H:1', payload });
