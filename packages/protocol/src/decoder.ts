@@ -10,7 +10,8 @@ import {
   MAGIC_REQ,
   MAGIC_RES,
 } from './header.js';
-import type { Magic, Packet } from './packet-types.js';
+import { COPY_THRESHOLD } from './limits.js';
+import { type Magic, PACKET_TYPES, type Packet, type PacketType } from './packet-types.js';
 
 /**
  * Called with each complete packet, in stream order. The packet's body, as received, is
@@ -24,6 +25,22 @@ export type PacketHandler = (
   source: Buffer,
   bodyStart: number,
   bodyEnd: number,
+) => void;
+
+/**
+ * Called instead of `PacketHandler` for a packet whose payload arrived in several chunks (see
+ * `DecoderOptions.onPayloadParts`). `payload` is the payload as the views of those chunks it
+ * lies in, in order, none empty; `fields` holds the body's bytes before the payload (the other
+ * fields with their NUL separators, empty for a packet whose only field is the payload). Reading
+ * `packet.payload` joins the parts into one buffer, once: code that can use the parts avoids
+ * that copy. The parts are views of the chunks passed to `push()`, not copies: they stay valid
+ * as long as those chunks' memory is not reused (Node's `'data'` chunks never are).
+ */
+export type PayloadPartsHandler = (
+  packet: Packet,
+  magic: Magic,
+  payload: readonly Buffer[],
+  fields: Buffer,
 ) => void;
 
 /** Options for `PacketDecoder`. */
@@ -43,7 +60,33 @@ export interface DecoderOptions {
   onText?: (line: string) => void;
   /** The longest text line accepted, in bytes. @default 8192 (gearmand's buffer) */
   maxLineLength?: number;
+  /**
+   * Opt-in: hand large payloads over as the chunks they arrived in, without joining them. A
+   * packet with a payload field (SUBMIT_JOB*, JOB_ASSIGN*, WORK_DATA, WORK_WARNING,
+   * WORK_COMPLETE, WORK_EXCEPTION, ECHO_*) whose body spans chunks and whose payload is at least
+   * `payloadPartsMin` bytes goes to this handler instead of `onPacket`, so that it can be
+   * written onward with one vectored write of the parts (as a job server forwards results).
+   * Every other packet still goes to `onPacket` with one `Buffer` payload, as does a body read
+   * in place (`readTarget()`). Limits and errors are the same in both modes, and bytes are
+   * still held only as they arrive.
+   */
+  onPayloadParts?: PayloadPartsHandler;
+  /** The smallest payload `onPayloadParts` is given. @default 65536 (`COPY_THRESHOLD`) */
+  payloadPartsMin?: number;
 }
+
+/**
+ * By type number: how many NUL-terminated fields come before a type's payload field, or -1 for
+ * types without one (payload is always the last field).
+ */
+const FIELDS_BEFORE_PAYLOAD: readonly number[] = (() => {
+  const byNumber = new Array<number>(43).fill(-1);
+  for (const type of Object.keys(PACKET_TYPES) as PacketType[]) {
+    const { number, fields } = PACKET_TYPES[type];
+    if (fields[fields.length - 1] === 'payload') byNumber[number] = fields.length - 1;
+  }
+  return byNumber;
+})();
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -54,7 +97,8 @@ const CR = 0x0d;
  *
  * A packet lying wholly inside one chunk is decoded in place: its `payload` is a view into that
  * chunk, not a copy (copy it if you keep it and the chunk is large). A packet split across chunks
- * is joined once, when its last byte arrives. At most `maxPacketSize` + 12 bytes are ever held.
+ * is joined once, when its last byte arrives; with `onPayloadParts`, a large payload is not joined
+ * at all. At most `maxPacketSize` + 12 bytes are ever held.
  *
  * After a `ProtocolError` the stream cannot be re-synchronised: every later `push()` throws the
  * same error, and the caller should close the connection. A throw from `onPacket` also ends the
@@ -69,12 +113,15 @@ export class PacketDecoder {
   readonly #onText: ((line: string) => void) | undefined;
   readonly #maxPacketSize: number;
   readonly #maxLineLength: number;
+  readonly #onParts: PayloadPartsHandler | undefined;
+  readonly #partsMin: number;
 
   // A header that arrived in pieces, and the body parts of a packet that spans chunks.
   readonly #header = Buffer.alloc(HEADER_SIZE);
   #headerFilled = 0;
   #decode: BodyDecoder = BODY_DECODERS[6] as BodyDecoder;
   #magic: Magic = 'RES';
+  #number = 0;
   #size = 0;
   #parts: Buffer[] = [];
   #partsSize = 0;
@@ -86,10 +133,19 @@ export class PacketDecoder {
   #failure: unknown;
 
   constructor(onPacket: PacketHandler, options: DecoderOptions = {}) {
-    const { maxPacketSize = DEFAULT_MAX_PACKET_SIZE, maxLineLength = 8192 } = options;
+    const {
+      maxPacketSize = DEFAULT_MAX_PACKET_SIZE,
+      maxLineLength = 8192,
+      payloadPartsMin = COPY_THRESHOLD,
+    } = options;
     if (!Number.isInteger(maxPacketSize) || maxPacketSize < 0 || maxPacketSize > 0xffffffff) {
       throw new InvalidArgumentError('maxPacketSize', 'must be an integer from 0 to 4294967295');
     }
+    if (!Number.isInteger(payloadPartsMin) || payloadPartsMin < 1) {
+      throw new InvalidArgumentError('payloadPartsMin', 'must be a positive integer');
+    }
+    this.#onParts = options.onPayloadParts;
+    this.#partsMin = payloadPartsMin;
     this.#onPacket = onPacket;
     this.#onText = options.onText;
     this.#maxPacketSize = maxPacketSize;
@@ -229,13 +285,79 @@ export class PacketDecoder {
     }
     const parts = this.#parts;
     parts.push(chunk.subarray(offset, offset + need));
-    // Concatenate once, now that the whole body is here (postgres.js does the same).
-    const body = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.#size);
     this.#headerFilled = 0;
     this.#parts = [];
     this.#partsSize = 0;
+    if (
+      parts.length > 1 &&
+      this.#onParts !== undefined &&
+      this.#size >= this.#partsMin &&
+      this.#emitParts(parts)
+    ) {
+      return offset + need;
+    }
+    // Concatenate once, now that the whole body is here (postgres.js does the same).
+    const body = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.#size);
     this.#onPacket(this.#decode(body, 0, body.length), this.#magic, body, 0, body.length);
     return offset + need;
+  }
+
+  /**
+   * Hands a body that arrived as `parts` to `onPayloadParts` with its payload unjoined; false
+   * when it is not for that handler (no payload field, a payload under `payloadPartsMin`, or
+   * too few fields, which the ordinary decoding then reports).
+   */
+  #emitParts(parts: Buffer[]): boolean {
+    const separators = FIELDS_BEFORE_PAYLOAD[this.#number] ?? -1;
+    if (separators < 0) return false;
+    // Find the end of the fields before the payload: the part and offset just past the last NUL.
+    let index = 0;
+    let from = 0;
+    let fieldsSize = 0;
+    for (let found = 0; found < separators; ) {
+      const part = parts[index];
+      if (part === undefined) return false;
+      const nul = part.indexOf(0, from);
+      if (nul === -1) {
+        fieldsSize += part.length - from;
+        index++;
+        from = 0;
+        continue;
+      }
+      fieldsSize += nul + 1 - from;
+      from = nul + 1;
+      found++;
+    }
+    const payloadSize = this.#size - fieldsSize;
+    if (payloadSize < this.#partsMin) return false;
+    // The fields are small and usually lie in the first part; only they are ever joined.
+    let fields: Buffer;
+    if (index === 0) fields = (parts[0] as Buffer).subarray(0, from);
+    else {
+      fields = Buffer.allocUnsafe(fieldsSize);
+      let at = 0;
+      for (let i = 0; i < index; i++) at += (parts[i] as Buffer).copy(fields, at);
+      (parts[index] as Buffer).copy(fields, at, 0, from);
+    }
+    // `from` may be the end of a part: the payload then starts with the next one.
+    const first = parts[index] as Buffer;
+    const payload = from < first.length ? parts.slice(index) : parts.slice(index + 1);
+    if (from < first.length && from > 0) payload[0] = first.subarray(from);
+    const packet = this.#decode(fields, 0, fields.length);
+    let joined: Buffer | undefined;
+    Object.defineProperty(packet, 'payload', {
+      configurable: true,
+      enumerable: true,
+      get: () => {
+        joined ??= Buffer.concat(payload, payloadSize);
+        return joined;
+      },
+      set: (value: Buffer) => {
+        joined = value;
+      },
+    });
+    (this.#onParts as PayloadPartsHandler)(packet, this.#magic, payload, fields);
+    return true;
   }
 
   /** `#continuePacket` for a body being assembled in place (see `readTarget()`). */
@@ -273,6 +395,7 @@ export class PacketDecoder {
       );
     }
     this.#decode = decode;
+    this.#number = number;
     this.#magic = magic === MAGIC_REQ ? 'REQ' : 'RES';
     this.#size = size;
     return size;

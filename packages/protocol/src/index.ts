@@ -11,7 +11,12 @@ export {
   checkUnique,
   describeValue,
 } from './checks.js';
-export { type DecoderOptions, PacketDecoder, type PacketHandler } from './decoder.js';
+export {
+  type DecoderOptions,
+  PacketDecoder,
+  type PacketHandler,
+  type PayloadPartsHandler,
+} from './decoder.js';
 export { type EncodeOptions, encodePacket, encodePacketParts } from './encoder.js';
 export {
   AdminError,

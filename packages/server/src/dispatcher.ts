@@ -131,7 +131,9 @@ export class Dispatcher implements AdminTarget {
   /**
    * Handles one binary packet from `peer`. `body[bodyStart..bodyEnd)` is its body as received,
    * when the caller has it (see `PacketHandler`): WORK_* results are then forwarded as copies
-   * of it instead of being encoded again.
+   * of it instead of being encoded again. With `parts` (see `PayloadPartsHandler`), the payload
+   * is those parts and `body[bodyStart..bodyEnd)` the fields before it: a submission keeps
+   * them as the job's payload and a result forwards them, unjoined.
    */
   handlePacket(
     peer: Peer,
@@ -140,6 +142,7 @@ export class Dispatcher implements AdminTarget {
     body?: Buffer,
     bodyStart = 0,
     bodyEnd = 0,
+    parts?: readonly Buffer[],
   ): void {
     if (magic === 'RES') {
       // PROTOCOL 2.2: gearmand checks the magic before the type.
@@ -147,7 +150,7 @@ export class Dispatcher implements AdminTarget {
       return;
     }
     if (isSubmit(packet)) {
-      this.#submit(peer, packet);
+      this.#submit(peer, packet, parts);
       return;
     }
     const workers = this.#workers;
@@ -166,7 +169,7 @@ export class Dispatcher implements AdminTarget {
       case 'WORK_COMPLETE':
       case 'WORK_FAIL':
       case 'WORK_EXCEPTION':
-        this.#work(peer, packet, body, bodyStart, bodyEnd);
+        this.#work(peer, packet, body, bodyStart, bodyEnd, parts);
         break;
       case 'CAN_DO':
         workers.register(peer, packet.functionName, 0);
@@ -215,7 +218,7 @@ export class Dispatcher implements AdminTarget {
 
   // Submitting (protocol.md 4.1, 4.3, 6.5, 6.6, section 7)
 
-  #submit(peer: Peer, packet: SubmitPacket): void {
+  #submit(peer: Peer, packet: SubmitPacket, parts: readonly Buffer[] | undefined): void {
     if (this.draining) {
       peer.send(ERRORS.SHUTTING_DOWN);
       return;
@@ -224,7 +227,7 @@ export class Dispatcher implements AdminTarget {
     const request: SubmitRequest = {
       functionName: packet.functionName,
       unique: packet.unique,
-      payload: packet.payload,
+      payload: parts ?? packet.payload,
       priority: PRIORITIES[priority],
       background,
     };
@@ -287,6 +290,7 @@ export class Dispatcher implements AdminTarget {
     body: Buffer | undefined,
     start: number,
     end: number,
+    parts: readonly Buffer[] | undefined,
   ): void {
     const job = this.store.jobs.get(packet.handle);
     if (job === undefined || job.worker !== peer) {
@@ -315,10 +319,10 @@ export class Dispatcher implements AdminTarget {
       }
       case 'WORK_DATA':
       case 'WORK_WARNING':
-        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end);
+        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end, parts);
         return;
       case 'WORK_COMPLETE':
-        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end);
+        if (job.waiters.length > 0) forwardResult(peer, job, packet, body, start, end, parts);
         this.#workers.finish(job, 'completed');
         return;
       case 'WORK_FAIL':

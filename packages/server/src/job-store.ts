@@ -1,18 +1,43 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { MAX_REDUCER_SIZE, MAX_UNIQUE_SIZE, ownPayload } from '@gearmanode/protocol';
-import { FunctionEntry, Job, type Peer, type Priority, type QueueLimits } from './model.js';
+import {
+  FunctionEntry,
+  Job,
+  type Payload,
+  type Peer,
+  type Priority,
+  type QueueLimits,
+} from './model.js';
 
 /**
  * The key a submission de-duplicates on, or undefined when it creates a job regardless
  * ([protocol.md 4.3](https://github.com/gearmanode/gearmanode/blob/main/docs/protocol.md#43-unique-ids-and-de-duplication-coalescing)):
  * the unique itself; for the unique `-` with a payload, the payload bytes; nothing for an empty
  * unique or `-` with an empty payload. Payload keys start with a NUL, which no unique can contain,
- * so the two kinds share one index.
+ * so the two kinds share one index. A payload in parts is hashed part by part, to the key its
+ * joined bytes would give.
  */
-export function dedupeKey(unique: string, payload: Uint8Array): string | undefined {
+export function dedupeKey(
+  unique: string,
+  payload: Uint8Array | readonly Uint8Array[],
+): string | undefined {
   if (unique === '') return undefined;
   if (unique !== '-') return unique;
+  if (Array.isArray(payload)) return partsKey(payload as readonly Uint8Array[]);
+  return bytesKey(payload as Uint8Array);
+}
+
+function partsKey(parts: readonly Uint8Array[]): string | undefined {
+  let size = 0;
+  for (const part of parts) size += part.byteLength;
+  if (size <= 64) return bytesKey(Buffer.concat(parts, size));
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return `\0h${hash.digest('base64')}`;
+}
+
+function bytesKey(payload: Uint8Array): string | undefined {
   if (payload.byteLength === 0) return undefined;
   const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   if (bytes.length <= 64) return `\0r${bytes.toString('latin1')}`;
@@ -29,7 +54,8 @@ export function longerThan(text: string, max: number): boolean {
 export interface SubmitRequest {
   functionName: string;
   unique: string;
-  payload: Buffer;
+  /** One buffer, or a large payload as the parts it arrived in (kept as such, not joined). */
+  payload: Payload;
   priority: Priority;
   background: boolean;
   reducer?: string;
@@ -163,7 +189,9 @@ export class JobStore {
       fn,
       unique,
       key,
-      payload: ownPayload(payload),
+      payload: Array.isArray(payload)
+        ? (payload as readonly Buffer[]).map(ownPayload)
+        : ownPayload(payload as Buffer),
       priority: request.priority,
       reducer,
       runAt,

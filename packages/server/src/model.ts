@@ -5,7 +5,7 @@
  * rules that change it live in `job-store.ts` and the dispatcher; nothing here sends a packet or
  * starts a timer.
  */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import type { SubmitKind } from '@gearmanode/protocol';
 
 /** Queue index of a priority: 0 high, 1 normal, 2 low (the order GRAB looks at them). */
@@ -20,6 +20,12 @@ export const PRIORITIES: Readonly<Record<SubmitKind['priority'], Priority>> = {
   normal: NORMAL,
   low: LOW,
 };
+
+/**
+ * A job's payload as it arrived: one buffer, or a large one as the chunks it was read in (the
+ * decoder's `onPayloadParts`), which go back out with one vectored write instead of being joined.
+ */
+export type Payload = Buffer | readonly Buffer[];
 
 /** Where a job is: in its function's queue, waiting for its epoch time, with a worker, or gone. */
 export type JobState = 'queued' | 'delayed' | 'running' | 'gone';
@@ -44,7 +50,9 @@ export class Job {
   readonly unique: string;
   /** Key in `fn.uniques`, or undefined when the job does not de-duplicate or no longer does. */
   key: string | undefined;
-  readonly payload: Buffer;
+  /** One of the two is set: the payload, or the parts it arrived in until it is joined. */
+  #payload: Buffer | undefined;
+  #payloadParts: readonly Buffer[] | undefined;
   readonly priority: Priority;
   /**
    * Reduce jobs' reducer; empty for ordinary jobs
@@ -88,7 +96,7 @@ export class Job {
     fn: FunctionEntry;
     unique: string;
     key: string | undefined;
-    payload: Buffer;
+    payload: Payload;
     priority: Priority;
     reducer: string;
     runAt: number;
@@ -99,11 +107,30 @@ export class Job {
     this.fn = init.fn;
     this.unique = init.unique;
     this.key = init.key;
-    this.payload = init.payload;
+    if (Array.isArray(init.payload)) this.#payloadParts = init.payload as readonly Buffer[];
+    else this.#payload = init.payload as Buffer;
     this.priority = init.priority;
     this.reducer = init.reducer;
     this.runAt = init.runAt;
     this.background = init.background;
+  }
+
+  /**
+   * The payload in one buffer. A payload kept as parts is joined on first read (one copy, for
+   * what needs it whole, such as the durable store) and kept joined from then on.
+   */
+  get payload(): Buffer {
+    const parts = this.#payloadParts;
+    if (parts !== undefined) {
+      this.#payload = Buffer.concat(parts);
+      this.#payloadParts = undefined;
+    }
+    return this.#payload as Buffer;
+  }
+
+  /** The parts a large payload arrived in, until something has read `payload`; else undefined. */
+  get payloadParts(): readonly Buffer[] | undefined {
+    return this.#payloadParts;
   }
 }
 

@@ -71,6 +71,14 @@ export class PeerConnection extends Peer {
       },
       {
         maxPacketSize: options.maxPacketSize,
+        // Large payloads travel as the chunks they were read in: forwarded and handed out with
+        // one vectored write each, never joined (the sockets are read through 'data' events,
+        // whose chunks are never reused).
+        onPayloadParts: (packet, magic, parts, fields) => {
+          if (!this.#ending) {
+            dispatcher.handlePacket(this, packet, magic, fields, 0, fields.length, parts);
+          }
+        },
         onText: (line) => {
           if (this.#ending) return;
           if (!dispatcher.handleAdmin(this, line)) {

@@ -52,11 +52,32 @@ export function optionResponse(option: string): Buffer {
   return frame;
 }
 
-/** Sends a response whose payload goes out as its own chunk, without a copy. */
-export function sendParts(peer: Peer, packet: PacketInit): void {
+/**
+ * Sends a response whose payload goes out as its own chunk, without a copy. With
+ * `payloadParts` (a payload kept as the chunks it arrived in), `packet.payload` is empty and
+ * the parts follow the encoded head in order.
+ */
+export function sendParts(
+  peer: Peer,
+  packet: PacketInit,
+  payloadParts?: readonly Buffer[] | undefined,
+): void {
   const parts = encodePacketParts(packet);
-  peer.send(parts[0]);
-  if (parts.length === 2) peer.send(parts[1]);
+  const head = parts[0];
+  if (payloadParts === undefined) {
+    peer.send(head);
+    if (parts.length === 2) peer.send(parts[1]);
+    return;
+  }
+  head.writeUInt32BE(head.length - HEADER_SIZE + sizeOf(payloadParts), 8);
+  peer.send(head);
+  for (let i = 0; i < payloadParts.length; i++) peer.send(payloadParts[i] as Buffer);
+}
+
+function sizeOf(parts: readonly Buffer[]): number {
+  let size = 0;
+  for (let i = 0; i < parts.length; i++) size += (parts[i] as Buffer).length;
+  return size;
 }
 
 /** WORK_FAIL for a job: the bare handle. */
@@ -87,7 +108,9 @@ export function forward(source: Peer, job: Job, packet: PacketInit): void {
 
 /**
  * A WORK_DATA, WORK_WARNING or WORK_COMPLETE to every waiter: as received (`forwardBody`) when
- * the worker's bytes are at hand, encoded again (`forward`) otherwise.
+ * the worker's bytes are at hand, encoded again (`forward`) otherwise. With `payloadParts` (the
+ * decoder's `onPayloadParts`), `body[start..end)` holds the fields before the payload, and the
+ * parts are forwarded as they are, never joined.
  */
 export function forwardResult(
   source: Peer,
@@ -96,9 +119,35 @@ export function forwardResult(
   body: Buffer | undefined,
   start: number,
   end: number,
+  payloadParts?: readonly Buffer[] | undefined,
 ): void {
-  if (body === undefined) forward(source, job, packet);
-  else forwardBody(source, job, PACKET_TYPES[packet.type].number, body, start, end, packet.payload);
+  const type = PACKET_TYPES[packet.type].number;
+  if (payloadParts !== undefined && body !== undefined) {
+    const size = end - start + sizeOf(payloadParts);
+    sendToWaiters(source, job, resultHead(type, size, body, start, end), payloadParts);
+  } else if (body === undefined) forward(source, job, packet);
+  else forwardBody(source, job, type, body, start, end, packet.payload);
+}
+
+/** A result's header under the RES magic, followed by `body[start..end)` copied. */
+function resultHead(type: number, size: number, body: Buffer, start: number, end: number): Buffer {
+  const head = Buffer.allocUnsafe(HEADER_SIZE + end - start);
+  head.writeUInt32BE(MAGIC_RES, 0);
+  head.writeUInt32BE(type, 4);
+  head.writeUInt32BE(size, 8);
+  body.copy(head, HEADER_SIZE, start, end);
+  return head;
+}
+
+/** Sends `head` then `rest` to every waiter, pausing `source` while a waiter is congested. */
+function sendToWaiters(source: Peer, job: Job, head: Buffer, rest: readonly Buffer[]): void {
+  const waiters = job.waiters;
+  for (let i = 0; i < waiters.length; i++) {
+    const waiter = waiters[i] as Peer;
+    waiter.send(head);
+    for (let j = 0; j < rest.length; j++) waiter.send(rest[j] as Buffer);
+    if (waiter !== source && waiter.congested) source.pauseUntilDrained(waiter);
+  }
 }
 
 /**
@@ -119,11 +168,7 @@ function forwardBody(
   const size = end - start;
   const split = payload.length >= COPY_THRESHOLD;
   const copied = split ? size - payload.length : size;
-  const head = Buffer.allocUnsafe(HEADER_SIZE + copied);
-  head.writeUInt32BE(MAGIC_RES, 0);
-  head.writeUInt32BE(type, 4);
-  head.writeUInt32BE(size, 8);
-  body.copy(head, HEADER_SIZE, start, start + copied);
+  const head = resultHead(type, size, body, start, start + copied);
   const waiters = job.waiters;
   for (let i = 0; i < waiters.length; i++) {
     const waiter = waiters[i] as Peer;

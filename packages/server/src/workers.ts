@@ -1,8 +1,11 @@
+import { Buffer } from 'node:buffer';
 import { encodePacket } from '@gearmanode/protocol';
 import type { JobEnd, JobStore } from './job-store.js';
 import type { FunctionEntry, Job, Peer, Registration } from './model.js';
 import type { ServerLogger } from './options.js';
 import { broadcast, NO_JOB, NOOP, sendParts } from './replies.js';
+
+const EMPTY = Buffer.alloc(0);
 
 /** The GRAB_JOB variants; they differ only in the JOB_ASSIGN* they are answered with. */
 export type GrabKind = 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | 'GRAB_JOB_ALL';
@@ -151,14 +154,20 @@ export class Workers {
       job.timer = setTimeout(() => this.#timedOut(job, peer), registration.timeout);
       job.timer.unref();
     }
-    const { handle, fn, unique, reducer, payload } = job;
+    const { handle, fn, unique, reducer, payloadParts: parts } = job;
     const functionName = fn.name;
+    // A payload kept in parts follows the head as they are (see `sendParts`).
+    const payload = parts === undefined ? job.payload : EMPTY;
     if (kind === 'GRAB_JOB') {
-      sendParts(peer, { type: 'JOB_ASSIGN', handle, functionName, payload });
+      sendParts(peer, { type: 'JOB_ASSIGN', handle, functionName, payload }, parts);
     } else if (kind === 'GRAB_JOB_ALL' && reducer !== '') {
-      sendParts(peer, { type: 'JOB_ASSIGN_ALL', handle, functionName, unique, reducer, payload });
+      sendParts(
+        peer,
+        { type: 'JOB_ASSIGN_ALL', handle, functionName, unique, reducer, payload },
+        parts,
+      );
     } else {
-      sendParts(peer, { type: 'JOB_ASSIGN_UNIQ', handle, functionName, unique, payload });
+      sendParts(peer, { type: 'JOB_ASSIGN_UNIQ', handle, functionName, unique, payload }, parts);
     }
   }
 
