@@ -288,8 +288,9 @@ export class Dispatcher implements AdminTarget {
     start: number,
     end: number,
   ): void {
-    const job = this.store.jobs.get(packet.handle);
-    if (job === undefined || job.worker !== peer) {
+    // Only the job's worker may report on it: its own jobs are all that need looking at.
+    const job = peer.held.get(packet.handle);
+    if (job === undefined) {
       peer.send(
         packet.type === 'WORK_DATA' || packet.type === 'WORK_WARNING'
           ? ERRORS.NOT_FOUND_DATA
@@ -335,7 +336,7 @@ export class Dispatcher implements AdminTarget {
   // Status, options (protocol.md 4.4)
 
   #getStatus(peer: Peer, handle: string): void {
-    const job = this.store.jobs.get(handle);
+    const job = this.store.find(handle);
     peer.send(encodePacket({ type: 'STATUS_RES', handle, ...statusOf(job) }));
   }
 
@@ -374,7 +375,7 @@ export class Dispatcher implements AdminTarget {
    * submission with it creates a new job instead of joining the cancelled one.
    */
   cancelJob(handle: string): boolean {
-    const job = this.store.jobs.get(handle);
+    const job = this.store.find(handle);
     if (job === undefined) return false;
     if (job.waiters.length > 0) {
       broadcast(job, encodePacket({ type: 'WORK_FAIL', handle }, { magic: 'RES' }));

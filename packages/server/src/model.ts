@@ -254,8 +254,11 @@ export abstract class Peer {
   noopSent = false;
   /** CAN_DO registrations, oldest first; duplicates allowed (section 11, item 29). */
   readonly registrations: Registration[] = [];
-  /** Jobs assigned to this peer, in the order they were assigned. */
-  readonly held = new Set<Job>();
+  /**
+   * Jobs assigned to this peer by handle, in the order they were assigned: WORK_* packets find
+   * their job here, in a map as small as the peer's concurrency, not in the server-wide one.
+   */
+  readonly held = new Map<string, Job>();
   /** Foreground jobs this peer waits on, with how many of its submissions wait on each. */
   readonly waiting = new Map<Job, number>();
   /** Set once the peer has gone; nothing more is sent to it. */

@@ -595,7 +595,7 @@ describe('losing workers (protocol.md 5.4, 5.5)', () => {
     expect(dispatcher.store.function('f').running).toBe(1);
     vi.advanceTimersByTime(1);
     expect(dispatcher.store.function('f').running).toBe(0);
-    expect(dispatcher.store.jobs.get('H:t:2')?.retries).toBe(1);
+    expect(dispatcher.store.find('H:t:2')?.retries).toBe(1);
     from(dispatcher, worker, { type: 'WORK_COMPLETE', handle: 'H:t:2', payload: '' });
     expect(worker.take()).toMatchObject([{ type: 'ERROR', code: 'JOB_NOT_FOUND' }]);
     from(dispatcher, worker, { type: 'GRAB_JOB' });
