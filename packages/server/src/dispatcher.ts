@@ -288,8 +288,7 @@ export class Dispatcher implements AdminTarget {
     start: number,
     end: number,
   ): void {
-    // Only the job's worker may report on it: its own jobs are all that need looking at.
-    const job = peer.held.get(packet.handle);
+    const job = this.#heldBy(peer, packet.handle);
     if (job === undefined) {
       peer.send(
         packet.type === 'WORK_DATA' || packet.type === 'WORK_WARNING'
@@ -331,6 +330,16 @@ export class Dispatcher implements AdminTarget {
         this.#workers.finish(job, 'failed');
         return;
     }
+  }
+
+  /**
+   * The job with this handle if `peer` holds it: only a job's worker may report on it, so its
+   * newest jobs are looked at first, the server-wide index only for a worker holding many.
+   */
+  #heldBy(peer: Peer, handle: string): Job | undefined {
+    const held = peer.held;
+    const job = held.find(handle) ?? (held.scannedAll ? undefined : this.store.find(handle));
+    return job?.worker === peer ? job : undefined;
   }
 
   // Status, options (protocol.md 4.4)

@@ -146,7 +146,7 @@ export class Workers {
     job.worker = peer;
     job.fn.running++;
     this.#running++;
-    peer.held.set(job.handle, job);
+    peer.held.add(job);
     if (registration.timeout > 0) {
       job.timer = setTimeout(() => this.#timedOut(job, peer), registration.timeout);
       job.timer.unref();
@@ -173,9 +173,7 @@ export class Workers {
   /** Takes back the jobs a peer holds (of one function, or all), newest first as gearmand. */
   #loseHeld(peer: Peer, fn: FunctionEntry | undefined): void {
     if (peer.held.size === 0) return;
-    const held = [...peer.held.values()];
-    for (let i = held.length - 1; i >= 0; i--) {
-      const job = held[i] as Job;
+    for (const job of peer.held.newestFirst()) {
       if (fn === undefined || job.fn === fn) this.#lose(job);
     }
   }
@@ -213,7 +211,7 @@ export class Workers {
   #release(job: Job): void {
     const worker = job.worker;
     if (worker === null) return;
-    worker.held.delete(job.handle);
+    worker.held.delete(job);
     job.worker = null;
     clearTimeout(job.timer);
     job.timer = undefined;
