@@ -192,7 +192,11 @@ export class JobStore {
       runAt,
       background: request.background,
     });
-    if (!request.background) this.addWaiter(job, waiter);
+    if (!request.background && waiter !== undefined) {
+      // A new job: no peer waits on it yet, so its count starts at 1 without a lookup.
+      job.waiters.push(waiter);
+      waiter.waiting.set(job, 1);
+    }
     this.jobs.set(seq, job);
     if (key !== undefined) fn.uniques.set(key, job);
     fn.total++;
