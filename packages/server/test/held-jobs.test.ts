@@ -7,7 +7,13 @@ function jobs(count: number): Job[] {
   const store = new JobStore('H:t');
   return Array.from({ length: count }, () => {
     const result = store.submit(
-      { functionName: 'f', unique: '', payload: Buffer.alloc(0), priority: NORMAL, background: true },
+      {
+        functionName: 'f',
+        unique: '',
+        payload: Buffer.alloc(0),
+        priority: NORMAL,
+        background: true,
+      },
       undefined,
     );
     if (!result.ok) throw new Error('submit refused');
