@@ -292,8 +292,8 @@ export class Dispatcher implements AdminTarget {
     end: number,
     parts: readonly Buffer[] | undefined,
   ): void {
-    const job = this.store.jobs.get(packet.handle);
-    if (job === undefined || job.worker !== peer) {
+    const job = this.#heldBy(peer, packet.handle);
+    if (job === undefined) {
       peer.send(
         packet.type === 'WORK_DATA' || packet.type === 'WORK_WARNING'
           ? ERRORS.NOT_FOUND_DATA
@@ -336,10 +336,20 @@ export class Dispatcher implements AdminTarget {
     }
   }
 
+  /**
+   * The job with this handle if `peer` holds it: only a job's worker may report on it, so its
+   * newest jobs are looked at first, the server-wide index only for a worker holding many.
+   */
+  #heldBy(peer: Peer, handle: string): Job | undefined {
+    const held = peer.held;
+    const job = held.find(handle) ?? (held.scannedAll ? undefined : this.store.find(handle));
+    return job?.worker === peer ? job : undefined;
+  }
+
   // Status, options (protocol.md 4.4)
 
   #getStatus(peer: Peer, handle: string): void {
-    const job = this.store.jobs.get(handle);
+    const job = this.store.find(handle);
     peer.send(encodePacket({ type: 'STATUS_RES', handle, ...statusOf(job) }));
   }
 
@@ -378,7 +388,7 @@ export class Dispatcher implements AdminTarget {
    * submission with it creates a new job instead of joining the cancelled one.
    */
   cancelJob(handle: string): boolean {
-    const job = this.store.jobs.get(handle);
+    const job = this.store.find(handle);
     if (job === undefined) return false;
     if (job.waiters.length > 0) {
       broadcast(job, encodePacket({ type: 'WORK_FAIL', handle }, { magic: 'RES' }));

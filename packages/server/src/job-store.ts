@@ -101,7 +101,11 @@ export interface JobStoreHooks {
  * places `JobStoreHooks` are called from.
  */
 export class JobStore {
-  readonly jobs = new Map<string, Job>();
+  /**
+   * Every job not yet gone, by `seq`: a number key is hashed and compared without reading a
+   * string, which matters in a map as large as the queues. `find` looks a handle up.
+   */
+  readonly jobs = new Map<number, Job>();
   readonly functions = new Map<string, FunctionEntry>();
   /** The limits new functions start with (the `maxQueue` option). */
   defaultLimits: QueueLimits;
@@ -117,6 +121,25 @@ export class JobStore {
     this.#handlePrefix = `${handlePrefix}:`;
     this.defaultLimits = defaultLimits;
     this.#hooks = hooks;
+  }
+
+  /** The job with this handle, if it is not gone. */
+  find(handle: string): Job | undefined {
+    const prefix = this.#handlePrefix;
+    const end = handle.length;
+    // Handles are the prefix and `seq` in decimal: no more digits than a safe integer has.
+    if (end <= prefix.length || end > prefix.length + 15 || !handle.startsWith(prefix)) {
+      return undefined;
+    }
+    let seq = 0;
+    for (let i = prefix.length; i < end; i++) {
+      const digit = handle.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return undefined;
+      seq = seq * 10 + digit;
+    }
+    const job = this.jobs.get(seq);
+    // Leading zeros, or a `+`, would find a job by another spelling of its number.
+    return job !== undefined && job.handle === handle ? job : undefined;
   }
 
   /** The function entry for `name`, created on first use (as gearmand does). */
@@ -197,8 +220,12 @@ export class JobStore {
       runAt,
       background: request.background,
     });
-    if (!request.background) this.addWaiter(job, waiter);
-    this.jobs.set(job.handle, job);
+    if (!request.background && waiter !== undefined) {
+      // A new job: no peer waits on it yet, so its count starts at 1 without a lookup.
+      job.waiters.push(waiter);
+      waiter.waiting.set(job, 1);
+    }
+    this.jobs.set(seq, job);
     if (key !== undefined) fn.uniques.set(key, job);
     fn.total++;
     if (job.background && !restoring) this.#hooks.accepted?.(job);
@@ -268,8 +295,10 @@ export class JobStore {
 
   /** Stops a job from de-duplicating: later submissions with its unique create a new job. */
   forgetUnique(job: Job): void {
-    if (job.key !== undefined && job.fn.uniques.get(job.key) === job)
-      job.fn.uniques.delete(job.key);
+    // A job keeps its key only while it is the key's entry (a key of a job in the index is
+    // never set again, and forgetting clears it), so the entry is deleted without a lookup.
+    if (job.key === undefined) return;
+    job.fn.uniques.delete(job.key);
     job.key = undefined;
   }
 
@@ -319,7 +348,7 @@ export class JobStore {
     this.#end(job, end);
     if (job.state === 'delayed') job.fn.delayed--;
     job.state = 'gone';
-    this.jobs.delete(job.handle);
+    this.jobs.delete(job.seq);
     this.forgetUnique(job);
     job.fn.total--;
     if (job.waiters.length > 0) this.clearWaiters(job);

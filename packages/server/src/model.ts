@@ -7,6 +7,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { SubmitKind } from '@gearmanode/protocol';
+import { HeldJobs } from './held-jobs.js';
 
 /** Queue index of a priority: 0 high, 1 normal, 2 low (the order GRAB looks at them). */
 export type Priority = 0 | 1 | 2;
@@ -78,6 +79,9 @@ export class Job {
   state: JobState = 'queued';
   /** The CAN_DO_TIMEOUT timer while running. */
   timer: NodeJS.Timeout | undefined;
+  /** The neighbours in its worker's `HeldJobs` list while running: older, newer. */
+  heldPrev: Job | null = null;
+  heldNext: Job | null = null;
   /** Position in the epoch heap while delayed. */
   heapIndex = -1;
   /** The store has reported the job's end (cancelled jobs may stay in a queue a while). */
@@ -282,7 +286,7 @@ export abstract class Peer {
   /** CAN_DO registrations, oldest first; duplicates allowed (section 11, item 29). */
   readonly registrations: Registration[] = [];
   /** Jobs assigned to this peer, in the order they were assigned. */
-  readonly held = new Set<Job>();
+  readonly held = new HeldJobs();
   /** Foreground jobs this peer waits on, with how many of its submissions wait on each. */
   readonly waiting = new Map<Job, number>();
   /** Set once the peer has gone; nothing more is sent to it. */

@@ -191,7 +191,7 @@ export class PeerConnection extends Peer {
     this.#queuedBytes = 0;
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) {
-      queue.fill(undefined, 0, count);
+      clear(queue, count);
       return;
     }
     if (count === 1) {
@@ -219,7 +219,7 @@ export class PeerConnection extends Peer {
     // The socket keeps the buffers, not the array: it is reused for the next turn's output,
     // unless an unusual turn made it large.
     if (count > MAX_KEPT_QUEUE) this.#queue = [];
-    else queue.fill(undefined, 0, count);
+    else clear(queue, count);
     // More than the high-water mark still in the socket: stop reading this peer until the
     // socket drains ('drain' follows, since write() returned false on the way).
     if (!this.#selfHeld && socket.writableLength > HIGH_WATER_MARK) {
@@ -265,6 +265,14 @@ export class PeerConnection extends Peer {
     this.#releaseBlocked();
     this.#logger?.debug?.(`${this.#name}: closed`);
   }
+}
+
+/**
+ * Empties `queue[0..count)` for reuse. A loop, not `fill()`: on the few frames of a turn, the
+ * call into the runtime that `fill()` makes costs more than the stores.
+ */
+function clear(queue: (Buffer | undefined)[], count: number): void {
+  for (let i = 0; i < count; i++) queue[i] = undefined;
 }
 
 /** `queue[start..end)` in one buffer of `bytes` bytes. */

@@ -182,9 +182,7 @@ export class Workers {
   /** Takes back the jobs a peer holds (of one function, or all), newest first as gearmand. */
   #loseHeld(peer: Peer, fn: FunctionEntry | undefined): void {
     if (peer.held.size === 0) return;
-    const held = [...peer.held];
-    for (let i = held.length - 1; i >= 0; i--) {
-      const job = held[i] as Job;
+    for (const job of peer.held.newestFirst()) {
       if (fn === undefined || job.fn === fn) this.#lose(job);
     }
   }

@@ -144,7 +144,7 @@ describe('list replies', () => {
 
   test('show jobs: with a store, only jobs whose row is committed are persisted', () => {
     const { store, ctx } = fixture();
-    const handles = [...store.jobs.keys()];
+    const handles = [...store.jobs.values()].map((job) => job.handle);
     const stored = context({ ...ctx, persisted: (job) => job.handle === handles[2] });
     expect(run('show jobs', stored)).toBe(
       'H:box:1\t0\t0\t0\nH:box:2\t0\t0\t0\nH:box:3\t0\t0\t1\nH:box:4\t0\t0\t0\n.\n',

@@ -393,6 +393,30 @@ describe('results (protocol.md 4.2, 6.4)', () => {
     ]);
   });
 
+  test('a worker holding many jobs reports on each, oldest first or newest first', () => {
+    const { dispatcher, peer } = setup();
+    const client = peer();
+    const worker = peer();
+    const other = peer();
+    for (let i = 0; i < 12; i++) from(dispatcher, client, submit('f', `u${i}`));
+    from(dispatcher, worker, { type: 'CAN_DO', functionName: 'f' });
+    for (let i = 0; i < 12; i++) from(dispatcher, worker, { type: 'GRAB_JOB' });
+    client.take();
+    worker.take();
+    // Another connection cannot report on them, wherever they are in the worker's list.
+    from(dispatcher, other, { type: 'WORK_COMPLETE', handle: 'H:t:1', payload: '' });
+    expect(types(other.take())).toEqual(['ERROR']);
+    const order = [1, 12, 2, 11, 3, 10, 4, 9, 5, 8, 6, 7];
+    for (const n of order) {
+      from(dispatcher, worker, { type: 'WORK_COMPLETE', handle: `H:t:${n}`, payload: `${n}` });
+    }
+    expect(worker.take()).toEqual([]);
+    expect(client.take().map((p) => (p.type === 'WORK_COMPLETE' ? p.handle : p.type))).toEqual(
+      order.map((n) => `H:t:${n}`),
+    );
+    expect(dispatcher.running).toBe(0);
+  });
+
   test('a finished job is unknown to GET_STATUS and its unique is free again', () => {
     const { dispatcher, a, worker } = running();
     from(dispatcher, worker, { type: 'WORK_COMPLETE', handle: 'H:t:1', payload: '' });
@@ -595,7 +619,7 @@ describe('losing workers (protocol.md 5.4, 5.5)', () => {
     expect(dispatcher.store.function('f').running).toBe(1);
     vi.advanceTimersByTime(1);
     expect(dispatcher.store.function('f').running).toBe(0);
-    expect(dispatcher.store.jobs.get('H:t:2')?.retries).toBe(1);
+    expect(dispatcher.store.find('H:t:2')?.retries).toBe(1);
     from(dispatcher, worker, { type: 'WORK_COMPLETE', handle: 'H:t:2', payload: '' });
     expect(worker.take()).toMatchObject([{ type: 'ERROR', code: 'JOB_NOT_FOUND' }]);
     from(dispatcher, worker, { type: 'GRAB_JOB' });

@@ -200,6 +200,21 @@ describe('JobStore.submit', () => {
     expect(submit(store).job.handle).toBe('H:box:1');
     expect(submit(store).job.handle).toBe('H:box:2');
   });
+
+  test('find() knows a job by its exact handle until the job is gone', () => {
+    const store = new JobStore('H:box');
+    const jobs = Array.from({ length: 12 }, () => submit(store).job);
+    const twelfth = jobs[11] as Job;
+    expect(store.find('H:box:12')).toBe(twelfth);
+    expect(store.find('H:box:1')).toBe(jobs[0]);
+    // Other spellings of the number, other prefixes, and numbers no job has find nothing.
+    for (const handle of ['H:box:012', 'H:box:+12', 'H:box:1e1', 'H:box:', 'H:bo:12', 'H:box:13']) {
+      expect(store.find(handle)).toBeUndefined();
+    }
+    expect(store.find(`H:box:${'9'.repeat(40)}`)).toBeUndefined();
+    store.dispose(twelfth, 'completed');
+    expect(store.find('H:box:12')).toBeUndefined();
+  });
 });
 
 describe('maxqueue (protocol.md section 7)', () => {
@@ -257,7 +272,7 @@ describe('abandoned jobs (protocol.md 6.4)', () => {
     expect(job.abandoned).toBe(true);
     expect(store.function('f').total).toBe(2); // still counted, as gearmand does
     expect(store.take(store.function('f'))).toBe(kept);
-    expect(store.jobs.has(job.handle)).toBe(false);
+    expect(store.find(job.handle)).toBeUndefined();
     expect(store.function('f').total).toBe(1);
   });
 
