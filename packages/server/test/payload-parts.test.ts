@@ -90,7 +90,7 @@ describe('a large job payload in parts', () => {
       unique: 'u',
       payload,
     });
-    const job = dispatcher.store.jobs.get('H:t:1');
+    const job = dispatcher.store.find('H:t:1');
     const parts = job?.payloadParts;
     expect(parts?.length).toBe(17);
     expect(received(client).map(({ packet }) => packet)).toEqual([
@@ -161,7 +161,7 @@ describe('a large job payload in parts', () => {
       unique: 'u',
       payload,
     });
-    const job = dispatcher.store.jobs.get('H:t:1');
+    const job = dispatcher.store.find('H:t:1');
     expect(job?.payloadParts?.length).toBe(4);
     const joined = job?.payload;
     expect(joined?.equals(payload)).toBe(true);
@@ -193,7 +193,7 @@ describe('a large job payload in parts', () => {
       payload,
     });
     // Joined only when the batch is written, not when the job is accepted.
-    expect(dispatcher.store.jobs.get('H:t:1')?.payloadParts?.length).toBe(5);
+    expect(dispatcher.store.find('H:t:1')?.payloadParts?.length).toBe(5);
     expect(written).toHaveLength(0);
     await nextCheck();
     expect(written).toHaveLength(1);
