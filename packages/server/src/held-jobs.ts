@@ -1,4 +1,13 @@
-import type { Job } from './model.js';
+/**
+ * What the list needs of a job: its handle, and the two links it keeps for the list (held
+ * here as a shape rather than `model.ts`'s `Job`, which holds a `HeldJobs` and so would make
+ * the two files import each other).
+ */
+export interface HeldLinks<J> {
+  readonly handle: string;
+  heldPrev: J | null;
+  heldNext: J | null;
+}
 
 /** How many of a worker's newest jobs a handle is looked for among before the server-wide index. */
 const SCAN_LIMIT = 8;
@@ -10,7 +19,7 @@ const SCAN_LIMIT = 8;
  * where the list costs two field stores. WORK_* packets find their job by scanning the newest
  * few; `find` gives up beyond them, and the caller asks the server-wide index instead.
  */
-export class HeldJobs {
+export class HeldJobs<Job extends HeldLinks<Job>> {
   #newest: Job | null = null;
   #size = 0;
 

@@ -286,7 +286,7 @@ export abstract class Peer {
   /** CAN_DO registrations, oldest first; duplicates allowed (section 11, item 29). */
   readonly registrations: Registration[] = [];
   /** Jobs assigned to this peer, in the order they were assigned. */
-  readonly held = new HeldJobs();
+  readonly held = new HeldJobs<Job>();
   /** Foreground jobs this peer waits on, with how many of its submissions wait on each. */
   readonly waiting = new Map<Job, number>();
   /** Set once the peer has gone; nothing more is sent to it. */

@@ -23,7 +23,7 @@ function jobs(count: number): Job[] {
 
 describe('HeldJobs', () => {
   test('keeps the order of assignment across removals anywhere in the list', () => {
-    const held = new HeldJobs();
+    const held = new HeldJobs<Job>();
     const [a, b, c, d] = jobs(4) as [Job, Job, Job, Job];
     for (const job of [a, b, c, d]) held.add(job);
     held.delete(b);
@@ -40,7 +40,7 @@ describe('HeldJobs', () => {
   });
 
   test('find() looks at the newest 8 jobs; scannedAll says whether that was all of them', () => {
-    const held = new HeldJobs();
+    const held = new HeldJobs<Job>();
     const all = jobs(10);
     for (const job of all.slice(0, 8)) held.add(job);
     expect(held.scannedAll).toBe(true);
