@@ -46,14 +46,22 @@ function fieldExpression(name: FieldName, to: string): string {
   }
 }
 
+/** How far the generated decoders look for a field's NUL in a loop before calling `indexOf`. */
+const SHORT_FIELD = 64;
+
 function generatedDecoder(type: PacketType, fields: readonly FieldName[]): BodyDecoder {
   checkIdentifier(type);
   const last = fields.length - 1;
-  const lines = ['let from = start;', 'let nul = 0;'];
+  const lines = ['let from = start;', 'let nul = 0;', 'let scanEnd = 0;'];
   for (let i = 0; i < last; i++) {
     const name = checkIdentifier(fields[i] as FieldName);
     lines.push(
-      'nul = buf.indexOf(0, from);',
+      // A field before the last is a name, a handle or a number of a few dozen bytes at most:
+      // its NUL is found in a loop here, cheaper than a call of `indexOf` into the runtime.
+      // Past SHORT_FIELD bytes (a malformed body) the search goes on with `indexOf`.
+      `scanEnd = end - from > ${SHORT_FIELD} ? from + ${SHORT_FIELD} : end;`,
+      'for (nul = from; nul < scanEnd && buf[nul] !== 0; nul++);',
+      'if (nul === scanEnd) nul = scanEnd === end ? -1 : buf.indexOf(0, scanEnd);',
       `if (nul === -1 || nul >= end) tooFewFields('${type}', ${last}, end - start, ${i});`,
       `const ${name} = ${fieldExpression(name, 'nul')};`,
       'from = nul + 1;',

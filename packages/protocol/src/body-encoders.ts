@@ -134,7 +134,9 @@ function generatedEncoder(
     `const head = Buffer.allocUnsafe(HEADER_SIZE + bodySize - (split ? s${last} : 0));`,
     'head[0] = 0; head[1] = 0x52; head[2] = 0x45; head[3] = magicByte;',
     `head[4] = 0; head[5] = 0; head[6] = 0; head[7] = ${number};`,
-    'head.writeUInt32BE(bodySize, 8);',
+    // The size in four stores: `writeUInt32BE` checks its arguments on every call.
+    'head[8] = bodySize >>> 24; head[9] = (bodySize >>> 16) & 0xff;',
+    'head[10] = (bodySize >>> 8) & 0xff; head[11] = bodySize & 0xff;',
     'let offset = HEADER_SIZE;',
   );
   fields.forEach((name, i) => {

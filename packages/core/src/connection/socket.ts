@@ -29,7 +29,15 @@ export interface SocketSink {
  */
 class SlabReader {
   #slab: Buffer = Buffer.alloc(0);
+  /**
+   * The slab's memory and where the slab starts in it, read once per slab: `buffer` on a view is
+   * a call into the runtime.
+   */
+  #memory: ArrayBufferLike = this.#slab.buffer;
+  #base = 0;
   #used = 0;
+  /** The view of the slab's free tail last handed to the socket, if that was the last read. */
+  #view: Buffer | undefined;
   readonly #sink: SocketSink;
 
   constructor(sink: SocketSink) {
@@ -38,17 +46,33 @@ class SlabReader {
 
   readonly buffer = (): Buffer => {
     const target = this.#sink.readTarget();
-    if (target !== undefined) return target;
+    if (target !== undefined) {
+      this.#view = undefined;
+      return target;
+    }
     if (this.#slab.length - this.#used < MIN_READ) {
       this.#slab = Buffer.allocUnsafe(SLAB_SIZE);
+      this.#memory = this.#slab.buffer;
+      this.#base = this.#slab.byteOffset;
       this.#used = 0;
     }
-    return this.#slab.subarray(this.#used);
+    const view = this.#slab.subarray(this.#used);
+    this.#view = view;
+    return view;
   };
 
   readonly callback = (bytes: number, buffer: Uint8Array): boolean => {
-    if (buffer.buffer === this.#slab.buffer) this.#used += bytes;
-    this.#sink.onData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+    // Node hands back the buffer the last `buffer()` call returned: a slab view is known by
+    // identity, without asking either for its memory.
+    if (buffer === this.#view) {
+      const at = this.#base + this.#used;
+      this.#used += bytes;
+      this.#sink.onData(Buffer.from(this.#memory, at, bytes));
+    } else {
+      const memory = buffer.buffer;
+      if (memory === this.#memory) this.#used += bytes;
+      this.#sink.onData(Buffer.from(memory, buffer.byteOffset, bytes));
+    }
     return true;
   };
 }
