@@ -95,6 +95,23 @@ describe('generated and generic codecs', () => {
     expect(first?.subarray(HEADER_SIZE)).toEqual(Buffer.from(`${handle}\0ok`, 'utf8'));
   });
 
+  test.each([0, 1, 4, 16, 64, 65])(
+    'both copy a payload of %i bytes, from a view, the same',
+    (size) => {
+      // A view into a larger buffer, at an offset: only its own bytes may be copied.
+      const backing = Uint8Array.from({ length: size + 8 }, (_, i) => (i * 7 + 3) & 0xff);
+      const payload = backing.subarray(3, 3 + size);
+      const packet: PacketInit = { type: 'SUBMIT_JOB', functionName: 'f', unique: 'u', payload };
+      const [first, second] = [generated, generic].map((codecs) =>
+        codecs.encoders.get('SUBMIT_JOB')?.(packet, 0x51, 0xffffffff, Infinity, {
+          buffer: undefined,
+        }),
+      );
+      expect(first).toEqual(second);
+      expect(first?.subarray(HEADER_SIZE)).toEqual(Buffer.concat([Buffer.from('f\0u\0'), payload]));
+    },
+  );
+
   test('the generated decoder gives each function name its own bytes, however they alternate', () => {
     const decode = generated.decoders.get('JOB_ASSIGN');
     const names = ['ab', 'ac', 'ab', 'ab', 'é', 'x'.repeat(65), 'x'.repeat(65), 'ab', 'b', 'ab'];
