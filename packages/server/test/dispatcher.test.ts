@@ -1,24 +1,15 @@
 import { encodePacket, type Packet } from '@gearmanode/protocol';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { Dispatcher, type DispatcherOptions } from '../src/dispatcher.js';
+import type { DispatcherOptions } from '../src/dispatcher.js';
 import { rawFrame } from './frames.js';
-import { deliver, from, packet, TestPeer } from './test-peer.js';
+import { deliver, from, packet, testDispatcher } from './test-peer.js';
 
 function setup(options: Partial<DispatcherOptions> = {}) {
   const shutdowns: boolean[] = [];
-  const dispatcher = new Dispatcher({
-    handlePrefix: 'H:t',
-    jobRetries: 0,
-    maxQueue: 0,
-    logger: undefined,
+  const { dispatcher, peer } = testDispatcher({
     onShutdown: (graceful) => shutdowns.push(graceful),
     ...options,
   });
-  const peer = () => {
-    const p = new TestPeer();
-    dispatcher.attach(p);
-    return p;
-  };
   return { dispatcher, peer, shutdowns };
 }
 

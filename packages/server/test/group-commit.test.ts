@@ -1,9 +1,9 @@
 import { setImmediate as nextCheck } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { waitFor } from '../../../test/helpers.js';
-import { Dispatcher } from '../src/dispatcher.js';
+import type { Dispatcher } from '../src/dispatcher.js';
 import { GroupCommit, type QueueChange } from '../src/group-commit.js';
-import { from, TestPeer } from './test-peer.js';
+import { from, testDispatcher } from './test-peer.js';
 
 /** A dispatcher with a durable store whose writes are recorded, one array per transaction. */
 function setup() {
@@ -27,19 +27,9 @@ function setup() {
     onLost: (job) => dispatcher?.cancelJob(job.handle),
     onError: (error) => errors.push(error),
   });
-  dispatcher = new Dispatcher({
-    handlePrefix: 'H:t',
-    jobRetries: 0,
-    maxQueue: 0,
-    logger: undefined,
-    onShutdown: () => {},
-    durable,
-  });
-  const peer = () => {
-    const p = new TestPeer();
-    dispatcher.attach(p);
-    return p;
-  };
+  const made = testDispatcher({ durable });
+  dispatcher = made.dispatcher;
+  const peer = made.peer;
   return {
     dispatcher,
     durable,

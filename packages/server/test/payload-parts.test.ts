@@ -7,30 +7,15 @@ import {
   type PacketInit,
 } from '@gearmanode/protocol';
 import { describe, expect, test } from 'vitest';
-import { Dispatcher } from '../src/dispatcher.js';
+import type { Dispatcher } from '../src/dispatcher.js';
 import { GroupCommit, type QueueChange } from '../src/group-commit.js';
 import { dedupeKey, JobStore } from '../src/job-store.js';
 import type { Peer } from '../src/model.js';
-import { TestPeer } from './test-peer.js';
+import { type TestPeer, testDispatcher } from './test-peer.js';
 
 /** Large payloads kept as the chunks they arrived in (the decoder's `onPayloadParts`). */
 
-function setup(durable?: GroupCommit) {
-  const dispatcher = new Dispatcher({
-    handlePrefix: 'H:t',
-    jobRetries: 0,
-    maxQueue: 0,
-    logger: undefined,
-    onShutdown: () => {},
-    durable,
-  });
-  const peer = () => {
-    const p = new TestPeer();
-    dispatcher.attach(p);
-    return p;
-  };
-  return { dispatcher, peer };
-}
+const setup = (durable?: GroupCommit) => testDispatcher({ durable });
 
 /** A payload whose every byte differs from its neighbours', NULs included. */
 function payloadOf(size: number, seed = 1): Buffer {

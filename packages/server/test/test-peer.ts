@@ -5,10 +5,31 @@ import {
   PacketDecoder,
   type PacketInit,
 } from '@gearmanode/protocol';
-import type { Dispatcher } from '../src/dispatcher.js';
+import { Dispatcher, type DispatcherOptions } from '../src/dispatcher.js';
 import { Peer } from '../src/model.js';
 
 let nextId = 1;
+
+/**
+ * A dispatcher as the unit tests use it (handles `H:t:N`, no retries, no queue limit), and a
+ * maker of peers attached to it.
+ */
+export function testDispatcher(options: Partial<DispatcherOptions> = {}) {
+  const dispatcher = new Dispatcher({
+    handlePrefix: 'H:t',
+    jobRetries: 0,
+    maxQueue: 0,
+    logger: undefined,
+    onShutdown: () => {},
+    ...options,
+  });
+  const peer = () => {
+    const p = new TestPeer();
+    dispatcher.attach(p);
+    return p;
+  };
+  return { dispatcher, peer };
+}
 
 /** A peer without a socket: records what the dispatcher sends it. */
 export class TestPeer extends Peer {
