@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import {
+  COPY_THRESHOLD,
   encodePacket,
   isSubmitType,
   MAX_CLIENT_ID_SIZE,
@@ -23,6 +24,7 @@ import {
   forward,
   forwardException,
   forwardResult,
+  jobCreated,
   optionResponse,
   sendParts,
 } from './replies.js';
@@ -150,7 +152,7 @@ export class Dispatcher implements AdminTarget {
       return;
     }
     if (isSubmit(packet)) {
-      this.#submit(peer, packet, parts);
+      this.#submit(peer, packet, parts === undefined ? body : undefined, bodyStart, bodyEnd, parts);
       return;
     }
     const workers = this.#workers;
@@ -218,7 +220,15 @@ export class Dispatcher implements AdminTarget {
 
   // Submitting (protocol.md 4.1, 4.3, 6.5, 6.6, section 7)
 
-  #submit(peer: Peer, packet: SubmitPacket, parts: readonly Buffer[] | undefined): void {
+  /** `body[start..end)` is the submission's body as received, when the caller has it. */
+  #submit(
+    peer: Peer,
+    packet: SubmitPacket,
+    body: Buffer | undefined,
+    start: number,
+    end: number,
+    parts: readonly Buffer[] | undefined,
+  ): void {
     if (this.draining) {
       peer.send(ERRORS.SHUTTING_DOWN);
       return;
@@ -228,6 +238,7 @@ export class Dispatcher implements AdminTarget {
       functionName: packet.functionName,
       unique: packet.unique,
       payload: parts ?? packet.payload,
+      wire: undefined,
       priority: PRIORITIES[priority],
       background,
     };
@@ -238,6 +249,9 @@ export class Dispatcher implements AdminTarget {
       else if (!Number.isFinite(runAt) && runAt > 0) request.runAt = Number.MAX_SAFE_INTEGER;
     } else if ('reducer' in packet) {
       request.reducer = packet.reducer;
+    } else if (body !== undefined && end - start < COPY_THRESHOLD) {
+      // function, unique, payload: the fields of JOB_ASSIGN_UNIQ after the handle, as they are.
+      request.wire = body.subarray(start, end);
     }
     const result = this.store.submit(request, background ? undefined : peer);
     if (!result.ok) {
@@ -245,7 +259,7 @@ export class Dispatcher implements AdminTarget {
       return;
     }
     const job = result.job;
-    const created = encodePacket({ type: 'JOB_CREATED', handle: job.handle });
+    const created = jobCreated(job.handle);
     const durable = this.#durable;
     // A background submitter hears of its job once the job's row is on disk.
     if (durable !== undefined && background && job.commit !== 0) {

@@ -56,6 +56,12 @@ export interface SubmitRequest {
   unique: string;
   /** One buffer, or a large payload as the parts it arrived in (kept as such, not joined). */
   payload: Payload;
+  /**
+   * The submission's body as received, `function\0unique\0payload` with `payload` its last
+   * bytes: given for a plain SUBMIT_JOB* (no reducer, no epoch), whose job is then assigned
+   * from these bytes.
+   */
+  wire?: Buffer | undefined;
   priority: Priority;
   background: boolean;
   reducer?: string;
@@ -206,15 +212,21 @@ export class JobStore {
     }
     const runAt = request.runAt ?? 0;
     const seq = ++this.#counter;
+    // With the wire bytes, the payload is their tail: only its size is kept.
+    const wire = request.wire === undefined ? undefined : ownPayload(request.wire);
     const job = new Job({
       handle: this.#handlePrefix + seq,
       seq,
       fn,
       unique,
       key,
-      payload: Array.isArray(payload)
-        ? (payload as readonly Buffer[]).map(ownPayload)
-        : ownPayload(payload as Buffer),
+      payload:
+        wire !== undefined
+          ? (payload as Buffer).length
+          : Array.isArray(payload)
+            ? (payload as readonly Buffer[]).map(ownPayload)
+            : ownPayload(payload as Buffer),
+      wire,
       priority: request.priority,
       reducer,
       runAt,

@@ -51,9 +51,16 @@ export class Job {
   readonly unique: string;
   /** Key in `fn.uniques`, or undefined when the job does not de-duplicate or no longer does. */
   key: string | undefined;
-  /** One of the two is set: the payload, or the parts it arrived in until it is joined. */
+  /**
+   * The submission's body as received (`function\0unique\0payload`), kept when it came as a
+   * plain SUBMIT_JOB* in one piece: JOB_ASSIGN* is then built from these bytes (see
+   * `replies.ts`), not encoded again from the decoded strings.
+   */
+  readonly wire: Buffer | undefined;
+  /** One of the three is set: the payload, the parts it arrived in, or its offset in `wire`. */
   #payload: Buffer | undefined;
   #payloadParts: readonly Buffer[] | undefined;
+  #payloadStart = -1;
   readonly priority: Priority;
   /**
    * Reduce jobs' reducer; empty for ordinary jobs
@@ -100,7 +107,9 @@ export class Job {
     fn: FunctionEntry;
     unique: string;
     key: string | undefined;
-    payload: Payload;
+    /** The payload, or, with `wire`, its size (the last bytes of `wire`). */
+    payload: Payload | number;
+    wire?: Buffer | undefined;
     priority: Priority;
     reducer: string;
     runAt: number;
@@ -111,8 +120,11 @@ export class Job {
     this.fn = init.fn;
     this.unique = init.unique;
     this.key = init.key;
-    if (Array.isArray(init.payload)) this.#payloadParts = init.payload as readonly Buffer[];
-    else this.#payload = init.payload as Buffer;
+    const { payload, wire } = init;
+    this.wire = wire;
+    if (typeof payload === 'number') this.#payloadStart = (wire as Buffer).length - payload;
+    else if (Array.isArray(payload)) this.#payloadParts = payload as readonly Buffer[];
+    else this.#payload = payload as Buffer;
     this.priority = init.priority;
     this.reducer = init.reducer;
     this.runAt = init.runAt;
@@ -124,6 +136,11 @@ export class Job {
    * what needs it whole, such as the durable store) and kept joined from then on.
    */
   get payload(): Buffer {
+    if (this.#payloadStart >= 0) {
+      // A view of the wire bytes, made only when something asks (most jobs never do).
+      this.#payload = (this.wire as Buffer).subarray(this.#payloadStart);
+      this.#payloadStart = -1;
+    }
     const parts = this.#payloadParts;
     if (parts !== undefined) {
       this.#payload = Buffer.concat(parts);
@@ -342,6 +359,13 @@ export abstract class Peer {
     if (i === held.length) this.#held = undefined;
     else held.splice(0, i);
   }
+
+  /**
+   * Asks for this peer's queued output to go out before other peers' in this turn: a worker
+   * does nothing until its JOB_ASSIGN, NO_JOB or NOOP arrives, while a client's results can wait
+   * a write. Nothing by default.
+   */
+  expedite(): void {}
 
   /** Writes a frame to the peer's output, in order. */
   protected abstract write(frame: Buffer): void;
