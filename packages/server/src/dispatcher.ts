@@ -120,8 +120,7 @@ export class Dispatcher implements AdminTarget {
     if (!this.#peers.delete(peer)) return;
     peer.gone = true;
     this.#workers.forget(peer);
-    for (const job of peer.waiting.keys()) this.store.removeWaiter(job, peer);
-    peer.waiting.clear();
+    for (const job of peer.waitedJobs()) this.store.removeWaiter(job, peer);
   }
 
   /** Every connected peer, newest first (the `workers` listing). */

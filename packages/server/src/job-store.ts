@@ -233,9 +233,8 @@ export class JobStore {
       background: request.background,
     });
     if (!request.background && waiter !== undefined) {
-      // A new job: no peer waits on it yet, so its count starts at 1 without a lookup.
+      waiter.addWait(job);
       job.waiters.push(waiter);
-      waiter.waiting.set(job, 1);
     }
     this.jobs.set(seq, job);
     if (key !== undefined) fn.uniques.set(key, job);
@@ -250,12 +249,13 @@ export class JobStore {
    */
   addWaiter(job: Job, peer: Peer | undefined): void {
     if (peer === undefined) return;
+    peer.addWait(job);
     job.waiters.push(peer);
-    peer.waiting.set(job, (peer.waiting.get(job) ?? 0) + 1);
   }
 
   /** Removes every wait of `peer` on `job`, abandoning the job if nobody holds it any more. */
   removeWaiter(job: Job, peer: Peer): void {
+    peer.dropWaits(job);
     let kept = 0;
     const waiters = job.waiters;
     for (let i = 0; i < waiters.length; i++) {
@@ -268,7 +268,7 @@ export class JobStore {
 
   /** Drops every waiter of `job` (after they were sent a terminal packet). */
   clearWaiters(job: Job): void {
-    for (const peer of job.waiters) peer.waiting.delete(job);
+    for (const peer of job.waiters) peer.dropWaits(job);
     job.waiters.length = 0;
   }
 

@@ -86,6 +86,13 @@ export class Job {
   state: JobState = 'queued';
   /** The CAN_DO_TIMEOUT timer while running. */
   timer: NodeJS.Timeout | undefined;
+  /**
+   * The peer whose first wait made it wait on the job, which lists the job through
+   * `waitPrev`/`waitNext` (see `Peer.addWait`).
+   */
+  waitOwner: Peer | null = null;
+  waitPrev: Job | null = null;
+  waitNext: Job | null = null;
   /** The neighbours in its worker's `HeldJobs` list while running: older, newer. */
   heldPrev: Job | null = null;
   heldNext: Job | null = null;
@@ -304,14 +311,60 @@ export abstract class Peer {
   readonly registrations: Registration[] = [];
   /** Jobs assigned to this peer, in the order they were assigned. */
   readonly held = new HeldJobs<Job>();
-  /** Foreground jobs this peer waits on, with how many of its submissions wait on each. */
-  readonly waiting = new Map<Job, number>();
+  /**
+   * Foreground jobs this peer waits on, in two parts: those it was the first to wait on, in a
+   * list linked through the jobs (newest first), and the others (coalesced submissions onto
+   * another peer's job). A Map of every job would be filled and emptied once per job, where
+   * the list costs a few field stores.
+   */
+  #owned: Job | null = null;
+  readonly #joined = new Set<Job>();
   /** Set once the peer has gone; nothing more is sent to it. */
   gone = false;
 
   constructor(id: number, remoteAddress: string) {
     this.id = id;
     this.remoteAddress = remoteAddress;
+  }
+
+  /**
+   * Records a wait of this peer on `job`; call it before adding the peer to `job.waiters`.
+   * Waits are recorded per job, not per submission: `dropWaits` forgets them all.
+   */
+  addWait(job: Job): void {
+    if (job.waiters.length > 0) {
+      if (job.waitOwner !== this) this.#joined.add(job);
+      return;
+    }
+    // The first wait on the job: no peer lists it yet.
+    const newest = this.#owned;
+    job.waitOwner = this;
+    job.waitPrev = null;
+    job.waitNext = newest;
+    if (newest !== null) newest.waitPrev = job;
+    this.#owned = job;
+  }
+
+  /** Forgets this peer's waits on `job`. */
+  dropWaits(job: Job): void {
+    if (job.waitOwner !== this) {
+      this.#joined.delete(job);
+      return;
+    }
+    const { waitPrev: prev, waitNext: next } = job;
+    if (prev !== null) prev.waitNext = next;
+    else this.#owned = next;
+    if (next !== null) next.waitPrev = prev;
+    job.waitOwner = null;
+    job.waitPrev = null;
+    job.waitNext = null;
+  }
+
+  /** The jobs this peer waits on. */
+  waitedJobs(): Job[] {
+    const jobs = [...this.#joined];
+    for (let job = this.#owned; job !== null; job = job.waitNext) jobs.push(job);
+    return jobs;
   }
 
   /**
