@@ -150,10 +150,8 @@ export class Dispatcher implements AdminTarget {
       peer.send(ERRORS.INVALID_MAGIC);
       return;
     }
-    if (isSubmit(packet)) {
-      this.#submit(peer, packet, parts === undefined ? body : undefined, bodyStart, bodyEnd, parts);
-      return;
-    }
+    // The submissions are looked for last: a worker's packets, two of every job's three, then
+    // skip the check.
     const workers = this.#workers;
     switch (packet.type) {
       case 'GRAB_JOB':
@@ -204,8 +202,13 @@ export class Dispatcher implements AdminTarget {
         peer.clientId = packet.clientId === '' ? '-' : packet.clientId.slice(0, MAX_CLIENT_ID_SIZE);
         break;
       default:
-        // PROTOCOL section 8: response types, ALL_YOURS and SUBMIT_JOB_SCHED.
-        peer.send(ERRORS.INVALID_COMMAND);
+        if (isSubmit(packet)) {
+          const wire = parts === undefined ? body : undefined;
+          this.#submit(peer, packet, wire, bodyStart, bodyEnd, parts);
+        } else {
+          // PROTOCOL section 8: response types, ALL_YOURS and SUBMIT_JOB_SCHED.
+          peer.send(ERRORS.INVALID_COMMAND);
+        }
     }
   }
 
