@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import {
+  COPY_THRESHOLD,
   encodePacket,
   isSubmitType,
   MAX_CLIENT_ID_SIZE,
@@ -23,6 +24,7 @@ import {
   forward,
   forwardException,
   forwardResult,
+  jobCreated,
   optionResponse,
   sendParts,
 } from './replies.js';
@@ -118,8 +120,7 @@ export class Dispatcher implements AdminTarget {
     if (!this.#peers.delete(peer)) return;
     peer.gone = true;
     this.#workers.forget(peer);
-    for (const job of peer.waiting.keys()) this.store.removeWaiter(job, peer);
-    peer.waiting.clear();
+    for (const job of peer.waitedJobs()) this.store.removeWaiter(job, peer);
   }
 
   /** Every connected peer, newest first (the `workers` listing). */
@@ -149,10 +150,8 @@ export class Dispatcher implements AdminTarget {
       peer.send(ERRORS.INVALID_MAGIC);
       return;
     }
-    if (isSubmit(packet)) {
-      this.#submit(peer, packet, parts);
-      return;
-    }
+    // The submissions are looked for last: a worker's packets, two of every job's three, then
+    // skip the check.
     const workers = this.#workers;
     switch (packet.type) {
       case 'GRAB_JOB':
@@ -203,8 +202,13 @@ export class Dispatcher implements AdminTarget {
         peer.clientId = packet.clientId === '' ? '-' : packet.clientId.slice(0, MAX_CLIENT_ID_SIZE);
         break;
       default:
-        // PROTOCOL section 8: response types, ALL_YOURS and SUBMIT_JOB_SCHED.
-        peer.send(ERRORS.INVALID_COMMAND);
+        if (isSubmit(packet)) {
+          const wire = parts === undefined ? body : undefined;
+          this.#submit(peer, packet, wire, bodyStart, bodyEnd, parts);
+        } else {
+          // PROTOCOL section 8: response types, ALL_YOURS and SUBMIT_JOB_SCHED.
+          peer.send(ERRORS.INVALID_COMMAND);
+        }
     }
   }
 
@@ -218,7 +222,15 @@ export class Dispatcher implements AdminTarget {
 
   // Submitting (protocol.md 4.1, 4.3, 6.5, 6.6, section 7)
 
-  #submit(peer: Peer, packet: SubmitPacket, parts: readonly Buffer[] | undefined): void {
+  /** `body[start..end)` is the submission's body as received, when the caller has it. */
+  #submit(
+    peer: Peer,
+    packet: SubmitPacket,
+    body: Buffer | undefined,
+    start: number,
+    end: number,
+    parts: readonly Buffer[] | undefined,
+  ): void {
     if (this.draining) {
       peer.send(ERRORS.SHUTTING_DOWN);
       return;
@@ -228,6 +240,7 @@ export class Dispatcher implements AdminTarget {
       functionName: packet.functionName,
       unique: packet.unique,
       payload: parts ?? packet.payload,
+      wire: undefined,
       priority: PRIORITIES[priority],
       background,
     };
@@ -238,6 +251,9 @@ export class Dispatcher implements AdminTarget {
       else if (!Number.isFinite(runAt) && runAt > 0) request.runAt = Number.MAX_SAFE_INTEGER;
     } else if ('reducer' in packet) {
       request.reducer = packet.reducer;
+    } else if (body !== undefined && end - start < COPY_THRESHOLD) {
+      // function, unique, payload: the fields of JOB_ASSIGN_UNIQ after the handle, as they are.
+      request.wire = body.subarray(start, end);
     }
     const result = this.store.submit(request, background ? undefined : peer);
     if (!result.ok) {
@@ -245,7 +261,7 @@ export class Dispatcher implements AdminTarget {
       return;
     }
     const job = result.job;
-    const created = encodePacket({ type: 'JOB_CREATED', handle: job.handle });
+    const created = jobCreated(job.handle);
     const durable = this.#durable;
     // A background submitter hears of its job once the job's row is on disk.
     if (durable !== undefined && background && job.commit !== 0) {

@@ -56,6 +56,12 @@ export interface SubmitRequest {
   unique: string;
   /** One buffer, or a large payload as the parts it arrived in (kept as such, not joined). */
   payload: Payload;
+  /**
+   * The submission's body as received, `function\0unique\0payload` with `payload` its last
+   * bytes: given for a plain SUBMIT_JOB* (no reducer, no epoch), whose job is then assigned
+   * from these bytes.
+   */
+  wire?: Buffer | undefined;
   priority: Priority;
   background: boolean;
   reducer?: string;
@@ -206,24 +212,29 @@ export class JobStore {
     }
     const runAt = request.runAt ?? 0;
     const seq = ++this.#counter;
+    // With the wire bytes, the payload is their tail: only its size is kept.
+    const wire = request.wire === undefined ? undefined : ownPayload(request.wire);
     const job = new Job({
       handle: this.#handlePrefix + seq,
       seq,
       fn,
       unique,
       key,
-      payload: Array.isArray(payload)
-        ? (payload as readonly Buffer[]).map(ownPayload)
-        : ownPayload(payload as Buffer),
+      payload:
+        wire !== undefined
+          ? (payload as Buffer).length
+          : Array.isArray(payload)
+            ? (payload as readonly Buffer[]).map(ownPayload)
+            : ownPayload(payload as Buffer),
+      wire,
       priority: request.priority,
       reducer,
       runAt,
       background: request.background,
     });
     if (!request.background && waiter !== undefined) {
-      // A new job: no peer waits on it yet, so its count starts at 1 without a lookup.
+      waiter.addWait(job);
       job.waiters.push(waiter);
-      waiter.waiting.set(job, 1);
     }
     this.jobs.set(seq, job);
     if (key !== undefined) fn.uniques.set(key, job);
@@ -238,12 +249,13 @@ export class JobStore {
    */
   addWaiter(job: Job, peer: Peer | undefined): void {
     if (peer === undefined) return;
+    peer.addWait(job);
     job.waiters.push(peer);
-    peer.waiting.set(job, (peer.waiting.get(job) ?? 0) + 1);
   }
 
   /** Removes every wait of `peer` on `job`, abandoning the job if nobody holds it any more. */
   removeWaiter(job: Job, peer: Peer): void {
+    peer.dropWaits(job);
     let kept = 0;
     const waiters = job.waiters;
     for (let i = 0; i < waiters.length; i++) {
@@ -256,7 +268,7 @@ export class JobStore {
 
   /** Drops every waiter of `job` (after they were sent a terminal packet). */
   clearWaiters(job: Job): void {
-    for (const peer of job.waiters) peer.waiting.delete(job);
+    for (const peer of job.waiters) peer.dropWaits(job);
     job.waiters.length = 0;
   }
 

@@ -51,9 +51,16 @@ export class Job {
   readonly unique: string;
   /** Key in `fn.uniques`, or undefined when the job does not de-duplicate or no longer does. */
   key: string | undefined;
-  /** One of the two is set: the payload, or the parts it arrived in until it is joined. */
+  /**
+   * The submission's body as received (`function\0unique\0payload`), kept when it came as a
+   * plain SUBMIT_JOB* in one piece: JOB_ASSIGN* is then built from these bytes (see
+   * `replies.ts`), not encoded again from the decoded strings.
+   */
+  readonly wire: Buffer | undefined;
+  /** One of the three is set: the payload, the parts it arrived in, or its offset in `wire`. */
   #payload: Buffer | undefined;
   #payloadParts: readonly Buffer[] | undefined;
+  #payloadStart = -1;
   readonly priority: Priority;
   /**
    * Reduce jobs' reducer; empty for ordinary jobs
@@ -79,6 +86,13 @@ export class Job {
   state: JobState = 'queued';
   /** The CAN_DO_TIMEOUT timer while running. */
   timer: NodeJS.Timeout | undefined;
+  /**
+   * The peer whose first wait made it wait on the job, which lists the job through
+   * `waitPrev`/`waitNext` (see `Peer.addWait`).
+   */
+  waitOwner: Peer | null = null;
+  waitPrev: Job | null = null;
+  waitNext: Job | null = null;
   /** The neighbours in its worker's `HeldJobs` list while running: older, newer. */
   heldPrev: Job | null = null;
   heldNext: Job | null = null;
@@ -100,7 +114,9 @@ export class Job {
     fn: FunctionEntry;
     unique: string;
     key: string | undefined;
-    payload: Payload;
+    /** The payload, or, with `wire`, its size (the last bytes of `wire`). */
+    payload: Payload | number;
+    wire?: Buffer | undefined;
     priority: Priority;
     reducer: string;
     runAt: number;
@@ -111,8 +127,11 @@ export class Job {
     this.fn = init.fn;
     this.unique = init.unique;
     this.key = init.key;
-    if (Array.isArray(init.payload)) this.#payloadParts = init.payload as readonly Buffer[];
-    else this.#payload = init.payload as Buffer;
+    const { payload, wire } = init;
+    this.wire = wire;
+    if (typeof payload === 'number') this.#payloadStart = (wire as Buffer).length - payload;
+    else if (Array.isArray(payload)) this.#payloadParts = payload as readonly Buffer[];
+    else this.#payload = payload as Buffer;
     this.priority = init.priority;
     this.reducer = init.reducer;
     this.runAt = init.runAt;
@@ -124,6 +143,11 @@ export class Job {
    * what needs it whole, such as the durable store) and kept joined from then on.
    */
   get payload(): Buffer {
+    if (this.#payloadStart >= 0) {
+      // A view of the wire bytes, made only when something asks (most jobs never do).
+      this.#payload = (this.wire as Buffer).subarray(this.#payloadStart);
+      this.#payloadStart = -1;
+    }
     const parts = this.#payloadParts;
     if (parts !== undefined) {
       this.#payload = Buffer.concat(parts);
@@ -287,14 +311,60 @@ export abstract class Peer {
   readonly registrations: Registration[] = [];
   /** Jobs assigned to this peer, in the order they were assigned. */
   readonly held = new HeldJobs<Job>();
-  /** Foreground jobs this peer waits on, with how many of its submissions wait on each. */
-  readonly waiting = new Map<Job, number>();
+  /**
+   * Foreground jobs this peer waits on, in two parts: those it was the first to wait on, in a
+   * list linked through the jobs (newest first), and the others (coalesced submissions onto
+   * another peer's job). A Map of every job would be filled and emptied once per job, where
+   * the list costs a few field stores.
+   */
+  #owned: Job | null = null;
+  readonly #joined = new Set<Job>();
   /** Set once the peer has gone; nothing more is sent to it. */
   gone = false;
 
   constructor(id: number, remoteAddress: string) {
     this.id = id;
     this.remoteAddress = remoteAddress;
+  }
+
+  /**
+   * Records a wait of this peer on `job`; call it before adding the peer to `job.waiters`.
+   * Waits are recorded per job, not per submission: `dropWaits` forgets them all.
+   */
+  addWait(job: Job): void {
+    if (job.waiters.length > 0) {
+      if (job.waitOwner !== this) this.#joined.add(job);
+      return;
+    }
+    // The first wait on the job: no peer lists it yet.
+    const newest = this.#owned;
+    job.waitOwner = this;
+    job.waitPrev = null;
+    job.waitNext = newest;
+    if (newest !== null) newest.waitPrev = job;
+    this.#owned = job;
+  }
+
+  /** Forgets this peer's waits on `job`. */
+  dropWaits(job: Job): void {
+    if (job.waitOwner !== this) {
+      this.#joined.delete(job);
+      return;
+    }
+    const { waitPrev: prev, waitNext: next } = job;
+    if (prev !== null) prev.waitNext = next;
+    else this.#owned = next;
+    if (next !== null) next.waitPrev = prev;
+    job.waitOwner = null;
+    job.waitPrev = null;
+    job.waitNext = null;
+  }
+
+  /** The jobs this peer waits on. */
+  waitedJobs(): Job[] {
+    const jobs = [...this.#joined];
+    for (let job = this.#owned; job !== null; job = job.waitNext) jobs.push(job);
+    return jobs;
   }
 
   /**
@@ -342,6 +412,13 @@ export abstract class Peer {
     if (i === held.length) this.#held = undefined;
     else held.splice(0, i);
   }
+
+  /**
+   * Asks for this peer's queued output to go out before other peers' in this turn: a worker
+   * does nothing until its JOB_ASSIGN, NO_JOB or NOOP arrives, while a client's results can wait
+   * a write. Nothing by default.
+   */
+  expedite(): void {}
 
   /** Writes a frame to the peer's output, in order. */
   protected abstract write(frame: Buffer): void;

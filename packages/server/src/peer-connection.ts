@@ -53,6 +53,8 @@ export class PeerConnection extends Peer {
   #queuedBytes = 0;
   /** Whether this connection is in `dirty`, to be flushed at the end of the tick. */
   #flushScheduled = false;
+  /** Whether it is to be flushed before the others (see `expedite`). */
+  #expedited = false;
   /** Reasons to stop reading: our own congestion, and peers that have not drained our output. */
   #holds = 0;
   #selfHeld = false;
@@ -127,12 +129,22 @@ export class PeerConnection extends Peer {
    * forward to one client, leave in one write.
    */
   static #flushDirty(): void {
-    // Flushing writes only: nothing here can queue more output for this turn.
+    // Flushing writes only: nothing here can queue more output for this turn. Workers waiting
+    // for a job go first (a second `#flush` of a connection finds nothing queued).
+    for (let i = 0; i < dirtyCount; i++) {
+      const connection = dirty[i] as PeerConnection;
+      if (connection.#expedited) connection.#flush();
+    }
     for (let i = 0; i < dirtyCount; i++) {
       (dirty[i] as PeerConnection).#flush();
       dirty[i] = undefined;
     }
     dirtyCount = 0;
+  }
+
+  override expedite(): void {
+    // Until the next flush, which the output the caller queues (or has queued) schedules.
+    this.#expedited = true;
   }
 
   get congested(): boolean {
@@ -183,6 +195,7 @@ export class PeerConnection extends Peer {
 
   #flush(): void {
     this.#flushScheduled = false;
+    this.#expedited = false;
     const count = this.#queued;
     if (count === 0) return;
     const queue = this.#queue;

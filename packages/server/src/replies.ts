@@ -80,6 +80,79 @@ function sizeOf(parts: readonly Buffer[]): number {
   return size;
 }
 
+const JOB_CREATED = PACKET_TYPES.JOB_CREATED.number;
+const JOB_ASSIGN = PACKET_TYPES.JOB_ASSIGN.number;
+const JOB_ASSIGN_UNIQ = PACKET_TYPES.JOB_ASSIGN_UNIQ.number;
+
+/**
+ * A response's header under the RES magic, written byte by byte (`writeUInt32BE` checks its
+ * arguments on every call).
+ */
+function writeHeader(frame: Buffer, type: number, size: number): void {
+  frame[0] = 0;
+  frame[1] = 0x52;
+  frame[2] = 0x45;
+  frame[3] = 0x53;
+  frame[4] = 0;
+  frame[5] = 0;
+  frame[6] = 0;
+  frame[7] = type;
+  frame[8] = size >>> 24;
+  frame[9] = (size >>> 16) & 0xff;
+  frame[10] = (size >>> 8) & 0xff;
+  frame[11] = size & 0xff;
+}
+
+/**
+ * Writes `text` at `offset` when it is ASCII (each UTF-16 unit one byte), as handles with the
+ * default prefix are; false, with the bytes written so far to be thrown away, when it is not.
+ */
+function writeAscii(frame: Buffer, offset: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return false;
+    frame[offset + i] = code;
+  }
+  return true;
+}
+
+/** JOB_CREATED for `handle`, built by hand for an ASCII handle. */
+export function jobCreated(handle: string): Buffer {
+  const size = handle.length;
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + size);
+  writeHeader(frame, JOB_CREATED, size);
+  if (writeAscii(frame, HEADER_SIZE, handle)) return frame;
+  return encodePacket({ type: 'JOB_CREATED', handle });
+}
+
+/**
+ * JOB_ASSIGN (`unique` false) or JOB_ASSIGN_UNIQ for a job submitted as `wire`
+ * (`function\0unique\0payload`, see `Job.wire`), in one buffer: the handle, then the wire's
+ * bytes as they are, without the unique for JOB_ASSIGN. Undefined for a handle that is not
+ * ASCII (the caller encodes the packet instead).
+ */
+export function jobAssign(handle: string, wire: Buffer, unique: boolean): Buffer | undefined {
+  // JOB_ASSIGN leaves out the unique: the bytes from the function name's NUL to the next one.
+  let cutStart = 0;
+  let cutEnd = 0;
+  if (!unique) {
+    cutStart = wire.indexOf(0);
+    cutEnd = wire.indexOf(0, cutStart + 1);
+  }
+  const fieldsAt = HEADER_SIZE + handle.length + 1;
+  const size = handle.length + 1 + wire.length - (cutEnd - cutStart);
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + size);
+  writeHeader(frame, unique ? JOB_ASSIGN_UNIQ : JOB_ASSIGN, size);
+  if (!writeAscii(frame, HEADER_SIZE, handle)) return undefined;
+  frame[fieldsAt - 1] = 0;
+  if (unique) frame.set(wire, fieldsAt);
+  else {
+    frame.set(wire.subarray(0, cutStart), fieldsAt);
+    frame.set(wire.subarray(cutEnd), fieldsAt + cutStart);
+  }
+  return frame;
+}
+
 /** WORK_FAIL for a job: the bare handle. */
 export function failOf(job: Job): PacketInit {
   return { type: 'WORK_FAIL', handle: job.handle };

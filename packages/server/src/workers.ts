@@ -3,7 +3,7 @@ import { encodePacket } from '@gearmanode/protocol';
 import type { JobEnd, JobStore } from './job-store.js';
 import type { FunctionEntry, Job, Peer, Registration } from './model.js';
 import type { ServerLogger } from './options.js';
-import { broadcast, NO_JOB, NOOP, sendParts } from './replies.js';
+import { broadcast, jobAssign, NO_JOB, NOOP, sendParts } from './replies.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -57,6 +57,7 @@ export class Workers {
       if (peer.sleeping && !peer.noopSent) {
         peer.noopSent = true;
         peer.send(NOOP);
+        peer.expedite();
       }
     }
   }
@@ -113,6 +114,7 @@ export class Workers {
     // PROTOCOL 5.2 and section 11, item 28: pending work gets an immediate NOOP, every time.
     if (!this.draining && this.#hasWork(peer)) {
       peer.send(NOOP);
+      peer.expedite();
       return;
     }
     peer.sleeping = true;
@@ -126,6 +128,8 @@ export class Workers {
   grab(peer: Peer, kind: GrabKind): void {
     peer.sleeping = false;
     peer.noopSent = false;
+    // The worker waits for the answer, whichever it is.
+    peer.expedite();
     if (this.draining) {
       peer.send(NO_JOB);
       return;
@@ -154,7 +158,16 @@ export class Workers {
       job.timer = setTimeout(() => this.#timedOut(job, peer), registration.timeout);
       job.timer.unref();
     }
-    const { handle, fn, unique, reducer, payloadParts: parts } = job;
+    const { handle, fn, unique, reducer, payloadParts: parts, wire } = job;
+    if (wire !== undefined) {
+      // Only plain submissions keep their wire bytes, so the job has no reducer: GRAB_JOB_ALL
+      // is answered with JOB_ASSIGN_UNIQ, as below.
+      const frame = jobAssign(handle, wire, kind !== 'GRAB_JOB');
+      if (frame !== undefined) {
+        peer.send(frame);
+        return;
+      }
+    }
     const functionName = fn.name;
     // A payload kept in parts follows the head as they are (see `sendParts`).
     const payload = parts === undefined ? job.payload : EMPTY;

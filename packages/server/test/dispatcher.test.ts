@@ -181,6 +181,74 @@ describe('grabbing (protocol.md 6.3)', () => {
   });
 });
 
+describe('jobs submitted as bytes', () => {
+  // A connection hands the dispatcher each body as received: JOB_ASSIGN* is then built from
+  // the submission's bytes instead of being encoded again.
+  const submitBytes = (unique: string, payload: string) =>
+    encodePacket({ type: 'SUBMIT_JOB', functionName: 'fn', unique, payload });
+
+  test('each GRAB variant gets the fields of the submission, JOB_ASSIGN without the unique', () => {
+    const { dispatcher, peer } = setup();
+    const client = peer();
+    const worker = peer();
+    deliver(
+      dispatcher,
+      client,
+      Buffer.concat([submitBytes('u1', 'a\0b'), submitBytes('', ''), submitBytes('-', 'c')]),
+    );
+    expect(client.take()).toEqual(
+      [1, 2, 3].map((n) => ({ type: 'JOB_CREATED', handle: `H:t:${n}` })),
+    );
+    from(dispatcher, worker, { type: 'CAN_DO', functionName: 'fn' });
+    from(
+      dispatcher,
+      worker,
+      { type: 'GRAB_JOB' },
+      { type: 'GRAB_JOB_UNIQ' },
+      { type: 'GRAB_JOB_ALL' },
+    );
+    expect(worker.take()).toEqual([
+      { type: 'JOB_ASSIGN', handle: 'H:t:1', functionName: 'fn', payload: Buffer.from('a\0b') },
+      {
+        type: 'JOB_ASSIGN_UNIQ',
+        handle: 'H:t:2',
+        functionName: 'fn',
+        unique: '',
+        payload: Buffer.alloc(0),
+      },
+      {
+        type: 'JOB_ASSIGN_UNIQ',
+        handle: 'H:t:3',
+        functionName: 'fn',
+        unique: '-',
+        payload: Buffer.from('c'),
+      },
+    ]);
+    // The job kept the submission's bytes, and its payload is their tail.
+    const job = dispatcher.store.find('H:t:1');
+    expect(job?.wire).toEqual(submitBytes('u1', 'a\0b').subarray(12));
+    expect(job?.payload).toEqual(Buffer.from('a\0b'));
+  });
+
+  test('a handle prefix beyond ASCII is encoded as UTF-8 in JOB_CREATED and JOB_ASSIGN_UNIQ', () => {
+    const { dispatcher, peer } = setup({ handlePrefix: 'H:é' });
+    const client = peer();
+    const worker = peer();
+    deliver(dispatcher, client, submitBytes('u', 'p'));
+    expect(client.take()).toEqual([{ type: 'JOB_CREATED', handle: 'H:é:1' }]);
+    from(dispatcher, worker, { type: 'CAN_DO', functionName: 'fn' }, { type: 'GRAB_JOB_UNIQ' });
+    expect(worker.take()).toEqual([
+      {
+        type: 'JOB_ASSIGN_UNIQ',
+        handle: 'H:é:1',
+        functionName: 'fn',
+        unique: 'u',
+        payload: Buffer.from('p'),
+      },
+    ]);
+  });
+});
+
 describe('sleeping and waking (protocol.md 5.2)', () => {
   test('one NOOP per sleep, whatever the number of new jobs; GRAB starts over', () => {
     const { dispatcher, peer } = setup();

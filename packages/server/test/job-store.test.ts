@@ -155,8 +155,27 @@ describe('JobStore.submit', () => {
     submit(store, { unique: 'u' }, peer);
     submit(store, { unique: 'u', background: true }, peer);
     expect(job.waiters).toEqual([peer, peer]);
-    expect(peer.waiting.get(job)).toBe(2);
+    expect(peer.waitedJobs()).toEqual([job]);
     expect(job.background).toBe(true);
+  });
+
+  test('keeps each peer’s waits until it leaves or the job ends, whoever waited first', () => {
+    const store = new JobStore('H:t');
+    const [first, second] = [new TestPeer(), new TestPeer()];
+    const { job } = submit(store, { unique: 'u' }, first);
+    const other = submit(store, { unique: 'v' }, first).job;
+    submit(store, { unique: 'u' }, second);
+    expect(first.waitedJobs()).toEqual([other, job]);
+    expect(second.waitedJobs()).toEqual([job]);
+    store.removeWaiter(job, first);
+    expect(first.waitedJobs()).toEqual([other]);
+    expect(job.waiters).toEqual([second]);
+    // A later submission waits on the job again; the job's end forgets every wait.
+    submit(store, { unique: 'u' }, first);
+    expect(first.waitedJobs()).toEqual([job, other]);
+    store.clearWaiters(job);
+    expect(first.waitedJobs()).toEqual([other]);
+    expect(second.waitedJobs()).toEqual([]);
   });
 
   test('frees the unique when the job is disposed', () => {
@@ -338,7 +357,7 @@ describe('cancel (protocol.md 6.7)', () => {
     store.cancel(job);
     expect(job.abandoned).toBe(true);
     expect(job.waiters).toEqual([]);
-    expect(peer.waiting.size).toBe(0);
+    expect(peer.waitedJobs()).toEqual([]);
     expect(submit(store, { unique: 'u' }).job).not.toBe(job);
     expect(store.take(store.function('f'))).not.toBe(job);
   });
