@@ -17,7 +17,12 @@ export {
   type PacketHandler,
   type PayloadPartsHandler,
 } from './decoder.js';
-export { type EncodeOptions, encodePacket, encodePacketParts } from './encoder.js';
+export {
+  type EncodeOptions,
+  encodePacket,
+  encodePacketInto,
+  encodePacketParts,
+} from './encoder.js';
 export {
   AdminError,
   ClosedError,

@@ -126,9 +126,11 @@ export class Connection implements SocketSink {
    * @throws InvalidArgumentError when the packet cannot be encoded.
    */
   send(packet: PacketInit): boolean {
-    const parts = this.#session.encode(packet);
-    if (this.#state !== 'ready') return false;
-    this.#session.enqueue(parts, packet.type);
+    if (this.#state !== 'ready') {
+      this.#session.encode(packet); // throws for a packet that cannot be encoded, as when ready
+      return false;
+    }
+    this.#session.send(packet);
     return true;
   }
 

@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import {
   ConnectionError,
+  encodePacketInto,
   encodePacketParts,
   type GearmanError,
   type Packet,
@@ -24,6 +25,17 @@ import { READ_IN_PLACE } from './socket.js';
 // A flush joins its frames into one buffer up to this many bytes; beyond, they go out as a
 // corked writev, so that large payloads are never copied.
 const JOIN_LIMIT = 64 * 1024;
+
+// Small packets sent without a reply expected (WORK_*, CAN_DO, …) are encoded straight into
+// this outbox slab, and small frames queued behind them are copied there, so that a flush of a
+// WORK_COMPLETE and the next GRAB writes one view of the slab: no buffer per packet, and no
+// second one to join them. A region once written is never written again; a slab with too little
+// room left is replaced (the old one lives on while a write still holds a view of it).
+const SLAB_SIZE = 16 * 1024;
+// Below this much room left after a flush, the next packet starts a new slab.
+const SLAB_MIN_ROOM = 1024;
+// A queued frame up to this size is copied behind packets in the slab rather than cut after them.
+const SLAB_COPY_LIMIT = 256;
 
 // The flush runs as a reaction of this settled promise: a plain microtask. queueMicrotask()
 // would wrap each flush in an AsyncResource (an async id, the init hooks, a bound function),
@@ -84,6 +96,13 @@ export class Session {
   /** The frames queued when there are several. */
   #outbox: Buffer[] = [];
   #outboxBytes = 0;
+  /**
+   * The outbox slab (see SLAB_SIZE): `[#slabStart, #slabEnd)` is queued, after `#single` and
+   * `#outbox`. Made on the first packet sent.
+   */
+  #slab: Buffer | undefined;
+  #slabStart = 0;
+  #slabEnd = 0;
   /** Requests at the back of the FIFO not written yet. */
   #unwritten = 0;
   readonly #encodeOptions: { readonly maxPacketSize: number };
@@ -112,6 +131,30 @@ export class Session {
     return encodePacketParts(packet, this.#encodeOptions);
   }
 
+  /**
+   * Encodes and queues a packet that expects no reply, in the outbox slab when it fits there.
+   * @throws InvalidArgumentError when the packet cannot be encoded; nothing is queued then.
+   */
+  send(packet: PacketInit): void {
+    let slab = this.#slab;
+    let end = -1;
+    if (slab !== undefined) end = encodePacketInto(packet, slab, this.#slabEnd, this.#encodeOptions);
+    if (end < 0 && (slab === undefined || slab.length - this.#slabEnd < SLAB_MIN_ROOM)) {
+      // No slab yet, or little room left in it: a new one.
+      this.#cut();
+      slab = this.#newSlab();
+      end = encodePacketInto(packet, slab, 0, this.#encodeOptions);
+    }
+    if (end < 0) {
+      // Too large for a slab: a buffer of its own (and its payload uncopied, if large).
+      this.enqueue(this.encode(packet), packet.type);
+      return;
+    }
+    this.#slabEnd = end;
+    if (isRefusable(packet.type)) this.#refusableTail++;
+    this.#scheduleFlush();
+  }
+
   /** Queues a request, to be written with the next flush. */
   request(
     type: PacketType | 'TEXT',
@@ -134,6 +177,18 @@ export class Session {
   enqueue(parts: readonly Buffer[], type?: PacketType): void {
     if (type !== undefined && isRefusable(type)) this.#refusableTail++;
     for (const part of parts) {
+      const slabEnd = this.#slabEnd;
+      if (slabEnd !== this.#slabStart) {
+        // Behind packets in the slab: a small frame is copied after them, a large one cut after.
+        const slab = this.#slab as Buffer;
+        const length = part.length;
+        if (length <= SLAB_COPY_LIMIT && slabEnd + length <= slab.length) {
+          slab.set(part, slabEnd);
+          this.#slabEnd = slabEnd + length;
+          continue;
+        }
+        this.#cut();
+      }
       if (this.#single === undefined && this.#outbox.length === 0) {
         this.#single = part;
       } else {
@@ -145,10 +200,37 @@ export class Session {
       }
       this.#outboxBytes += part.length;
     }
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled && this.#socket !== undefined) {
       this.#flushScheduled = true;
       void SETTLED.then(this.#flushTask);
     }
+  }
+
+  /** Moves the slab's queued bytes to the outbox, behind what is there. */
+  #cut(): void {
+    const start = this.#slabStart;
+    const end = this.#slabEnd;
+    if (end === start) return;
+    if (this.#single !== undefined) {
+      this.#outbox.push(this.#single);
+      this.#single = undefined;
+    }
+    this.#outbox.push((this.#slab as Buffer).subarray(start, end));
+    this.#outboxBytes += end - start;
+    this.#slabStart = end;
+  }
+
+  /** A fresh slab, nothing queued in it. */
+  #newSlab(): Buffer {
+    const slab = Buffer.allocUnsafe(SLAB_SIZE);
+    this.#slab = slab;
+    this.#slabStart = 0;
+    this.#slabEnd = 0;
+    return slab;
   }
 
   /**
@@ -187,6 +269,20 @@ export class Session {
   flush(): void {
     const socket = this.#socket;
     if (socket === undefined) return;
+    const slabStart = this.#slabStart;
+    const slabEnd = this.#slabEnd;
+    if (slabEnd !== slabStart) {
+      if (this.#single === undefined && this.#outbox.length === 0) {
+        // Only the slab's bytes: one view of them, the usual case of a worker.
+        const slab = this.#slab as Buffer;
+        this.#slabStart = slabEnd;
+        if (slab.length - slabEnd < SLAB_MIN_ROOM) this.#slab = undefined;
+        socket.write(slab.subarray(slabStart, slabEnd));
+        this.#written();
+        return;
+      }
+      this.#cut();
+    }
     const single = this.#single;
     if (single !== undefined) {
       this.#single = undefined;
@@ -208,6 +304,11 @@ export class Session {
         socket.uncork();
       }
     }
+    this.#written();
+  }
+
+  /** The requests just written: their reply deadlines start now. */
+  #written(): void {
     // The requests written now are the last ones in the FIFO (replies only take from its front).
     const fifo = this.#fifo;
     const size = fifo.size;
@@ -243,6 +344,7 @@ export class Session {
     this.#single = undefined;
     this.#outbox = [];
     this.#outboxBytes = 0;
+    this.#slabStart = this.#slabEnd;
     this.#unwritten = 0;
     this.#refusableTail = 0;
     for (const pending of this.#fifo.drain()) pending.handler.onError(reason(pending));
