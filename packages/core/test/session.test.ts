@@ -110,6 +110,87 @@ describe('Session outbox', () => {
     ]);
   });
 
+  test('packets sent and small frames behind them go out as one write of the slab, in order', async () => {
+    const server = await fake();
+    const { session, socket, writes } = await sessionOn(server);
+    session.attach(socket);
+    const log: string[] = [];
+    const grab = encodePacketParts({ type: 'GRAB_JOB_UNIQ' });
+    for (let i = 0; i < 3; i++) {
+      session.send({ type: 'WORK_COMPLETE', handle: `H:${i}`, payload: Buffer.from(`r${i}`) });
+      session.request('GRAB_JOB_UNIQ', recording(log, `g${i}`), grab);
+    }
+    await server.until(() => log.length === 3);
+    expect(writes.count).toBe(1);
+    expect(server.received.map((p) => p.type)).toEqual(
+      Array.from({ length: 3 }, () => ['WORK_COMPLETE', 'GRAB_JOB_UNIQ']).flat(),
+    );
+    const completes = server.received.filter((p) => p.type === 'WORK_COMPLETE');
+    expect(completes.map((p) => p.type === 'WORK_COMPLETE' && p.handle)).toEqual([
+      'H:0',
+      'H:1',
+      'H:2',
+    ]);
+    expect(log).toEqual(['g0:NO_JOB', 'g1:NO_JOB', 'g2:NO_JOB']);
+  });
+
+  test('the slab keeps its order with frames queued before it and large packets after it', async () => {
+    const server = await fake();
+    const { session, socket } = await sessionOn(server);
+    const log: string[] = [];
+    request(session, { type: 'ECHO_REQ', payload: 'first' }, recording(log, 'e0'));
+    session.send({ type: 'CAN_DO', functionName: 'a' });
+    const big = Buffer.alloc(100 * 1024, 7);
+    session.send({ type: 'WORK_DATA', handle: 'H:1', payload: big });
+    session.send({ type: 'CAN_DO', functionName: 'b' });
+    request(session, { type: 'ECHO_REQ', payload: 'last' }, recording(log, 'e1'));
+    session.attach(socket);
+    await server.until(() => log.length === 2);
+    expect(server.received.map((p) => p.type)).toEqual([
+      'ECHO_REQ',
+      'CAN_DO',
+      'WORK_DATA',
+      'CAN_DO',
+      'ECHO_REQ',
+    ]);
+    const data = server.received[2];
+    expect(data?.type === 'WORK_DATA' && Buffer.from(data.payload).equals(big)).toBe(true);
+    expect(log).toEqual(['e0:ECHO_RES', 'e1:ECHO_RES']);
+  });
+
+  test('a full slab is replaced, and what was sent before goes out first', async () => {
+    const server = await fake();
+    const { session, socket } = await sessionOn(server);
+    session.attach(socket);
+    const handles: string[] = [];
+    // 40 packets of some 1 KiB: more than one slab's worth, flushed at once.
+    for (let i = 0; i < 40; i++) {
+      handles.push(`H:${i}`);
+      session.send({ type: 'WORK_DATA', handle: `H:${i}`, payload: Buffer.alloc(1000, i) });
+    }
+    await server.until(() => server.received.length === 40);
+    const received = server.received.map((p) => (p.type === 'WORK_DATA' ? p.handle : p.type));
+    expect(received).toEqual(handles);
+    const last = server.received[39];
+    expect(last?.type === 'WORK_DATA' && last.payload.every((byte) => byte === 39)).toBe(true);
+  });
+
+  test('send() throws for a packet that cannot be encoded, and queues nothing', async () => {
+    const server = await fake();
+    const { session, socket } = await sessionOn(server);
+    session.attach(socket);
+    session.send({ type: 'CAN_DO', functionName: 'a' });
+    expect(() => session.send({ type: 'CAN_DO', functionName: 'b\0' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+    session.send({ type: 'CAN_DO', functionName: 'c' });
+    await server.until(() => server.received.length === 2);
+    expect(server.received.map((p) => p.type === 'CAN_DO' && p.functionName)).toEqual([
+      'a',
+      'c',
+    ]);
+  });
+
   test('large payloads go out uncopied, as one corked batch', async () => {
     const server = await fake();
     const { session, socket, writes } = await sessionOn(server);
