@@ -88,6 +88,17 @@ const FIELDS_BEFORE_PAYLOAD: readonly number[] = (() => {
   return byNumber;
 })();
 
+/** The big-endian 32-bit word at `offset`, which must be in `buf` with its three next bytes. */
+function word(buf: Buffer, offset: number): number {
+  return (
+    (((buf[offset] as number) << 24) |
+      ((buf[offset + 1] as number) << 16) |
+      ((buf[offset + 2] as number) << 8) |
+      (buf[offset + 3] as number)) >>>
+    0
+  );
+}
+
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -378,16 +389,18 @@ export class PacketDecoder {
 
   /** Validates a complete header and records its type, magic and size; returns the size. */
   #checkHeader(buf: Buffer, offset: number): number {
-    const magic = buf.readUInt32BE(offset);
+    // The three words read byte by byte: `readUInt32BE` checks its offset on every call, and
+    // the caller has made sure that the 12 bytes are there.
+    const magic = word(buf, offset);
     if (magic !== MAGIC_REQ && magic !== MAGIC_RES) {
       throw new ProtocolError('BAD_MAGIC', `bad magic 0x${magic.toString(16).padStart(8, '0')}`);
     }
-    const number = buf.readUInt32BE(offset + 4);
+    const number = word(buf, offset + 4);
     const decode = BODY_DECODERS[number];
     if (decode === undefined) {
       throw new ProtocolError('UNKNOWN_TYPE', `unknown packet type ${number}`);
     }
-    const size = buf.readUInt32BE(offset + 8);
+    const size = word(buf, offset + 8);
     if (size > this.#maxPacketSize) {
       throw new ProtocolError(
         'TOO_LARGE',

@@ -109,6 +109,9 @@ export class Session {
   #flushScheduled = false;
   /** WORK_DATA and WORK_WARNING packets queued after the last request. */
   #refusableTail = 0;
+  /** The type of the last reply matched to a request, and that request's type. */
+  #lastReply: PacketType | undefined;
+  #lastRequest: PacketType | 'TEXT' | undefined;
 
   constructor(options: SessionOptions) {
     this.#options = options;
@@ -375,11 +378,18 @@ export class Session {
       throw new ProtocolError('UNEXPECTED_PACKET', `the server sent ${packet.type} as a request`);
     }
     const type = packet.type;
+    const head = this.#fifo.peek();
+    if (head !== undefined && type === this.#lastReply && head.type === this.#lastRequest) {
+      // The same reply to the same request as last time (a worker's JOB_ASSIGN_UNIQ to its
+      // GRAB_JOB_UNIQ, say): known to be a reply, with no Set or table to look it up in.
+      this.#fifo.shift();
+      (head.handler as ReplyHandler).onReply(packet);
+      return;
+    }
     if (UNSOLICITED_TYPES.has(type) || (type === 'ERROR' && this.#isStray(packet.code))) {
       this.#options.onPacket?.(packet);
       return;
     }
-    const head = this.#fifo.peek();
     const expected =
       head === undefined || head.type === 'TEXT' ? undefined : REPLY_TYPES[head.type];
     if (head === undefined || (type !== 'ERROR' && expected?.has(type) !== true)) {
@@ -391,7 +401,11 @@ export class Session {
     this.#fifo.shift();
     const handler = head.handler as ReplyHandler;
     if (packet.type === 'ERROR') handler.onError(new ServerError(packet.code, packet.message));
-    else handler.onReply(packet);
+    else {
+      this.#lastReply = type;
+      this.#lastRequest = head.type;
+      handler.onReply(packet);
+    }
   }
 
   /**
