@@ -185,10 +185,7 @@ describe('Session outbox', () => {
     );
     session.send({ type: 'CAN_DO', functionName: 'c' });
     await server.until(() => server.received.length === 2);
-    expect(server.received.map((p) => p.type === 'CAN_DO' && p.functionName)).toEqual([
-      'a',
-      'c',
-    ]);
+    expect(server.received.map((p) => p.type === 'CAN_DO' && p.functionName)).toEqual(['a', 'c']);
   });
 
   test('large payloads go out uncopied, as one corked batch', async () => {

@@ -22,7 +22,7 @@ import {
   type TextReplyHandler,
   TUNING_DEFAULTS,
 } from './options.js';
-import { type Pending, Session } from './session.js';
+import { type FrameWriter, type Pending, Session } from './session.js';
 import {
   connectError,
   connectEvent,
@@ -65,6 +65,7 @@ export class Connection implements SocketSink {
       text: options.text === true,
       requestTimeout: this.#options.requestTimeout,
       onPacket: options.onPacket,
+      bodyDecoders: options.bodyDecoders,
     });
     const { requestTimeout, heartbeatInterval, suspectAfter } = this.#options;
     this.#heartbeat = new Heartbeat(requestTimeout, heartbeatInterval, suspectAfter);
@@ -131,6 +132,18 @@ export class Connection implements SocketSink {
       return false;
     }
     this.#session.send(packet);
+    return true;
+  }
+
+  /**
+   * `send()` for a packet that `writer` writes itself, `size` bytes header included, into the
+   * outbox (for a packet whose fields the caller holds as bytes). The writer must write exactly
+   * `size` bytes of a well-formed packet of type `type`. Returns false, calling nothing, when
+   * there is no live socket.
+   */
+  sendFrame(type: PacketType, size: number, writer: FrameWriter): boolean {
+    if (this.#state !== 'ready') return false;
+    this.#session.sendFrame(type, size, writer);
     return true;
   }
 

@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import {
   ConnectionError,
+  type DecoderOptions,
   encodePacketInto,
   encodePacketParts,
   type GearmanError,
@@ -84,6 +85,14 @@ export interface SessionOptions {
   readonly requestTimeout: number;
   /** Packets that answer no request. */
   readonly onPacket: ((packet: Packet) => void) | undefined;
+  /** Decoders of the session's own for some packet types. */
+  readonly bodyDecoders?: DecoderOptions['bodyDecoders'];
+}
+
+/** Writes a packet of its own into the outbox (see `Session.sendFrame`). */
+export interface FrameWriter {
+  /** Writes the packet, header and body, into `target` from `at`: exactly the size announced. */
+  writeFrame(target: Buffer, at: number): void;
 }
 
 export class Session {
@@ -141,7 +150,8 @@ export class Session {
   send(packet: PacketInit): void {
     let slab = this.#slab;
     let end = -1;
-    if (slab !== undefined) end = encodePacketInto(packet, slab, this.#slabEnd, this.#encodeOptions);
+    if (slab !== undefined)
+      end = encodePacketInto(packet, slab, this.#slabEnd, this.#encodeOptions);
     if (end < 0 && (slab === undefined || slab.length - this.#slabEnd < SLAB_MIN_ROOM)) {
       // No slab yet, or little room left in it: a new one.
       this.#cut();
@@ -155,6 +165,27 @@ export class Session {
     }
     this.#slabEnd = end;
     if (isRefusable(packet.type)) this.#refusableTail++;
+    this.#scheduleFlush();
+  }
+
+  /** Queues a packet of `size` bytes that `writer` writes itself (no reply expected). */
+  sendFrame(type: PacketType, size: number, writer: FrameWriter): void {
+    let slab = this.#slab;
+    let at = this.#slabEnd;
+    if (slab === undefined || at + size > slab.length) {
+      this.#cut();
+      if (size > SLAB_SIZE - SLAB_MIN_ROOM) {
+        const frame = Buffer.allocUnsafe(size);
+        writer.writeFrame(frame, 0);
+        this.enqueue([frame], type);
+        return;
+      }
+      slab = this.#newSlab();
+      at = 0;
+    }
+    writer.writeFrame(slab, at);
+    this.#slabEnd = at + size;
+    if (isRefusable(type)) this.#refusableTail++;
     this.#scheduleFlush();
   }
 
@@ -369,6 +400,7 @@ export class Session {
       maxPacketSize: this.#options.maxPacketSize,
       onText: this.#options.text ? (line) => this.#onLine(line) : undefined,
       maxLineLength: 1024 * 1024,
+      bodyDecoders: this.#options.bodyDecoders,
     });
   }
 
