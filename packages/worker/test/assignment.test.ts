@@ -94,7 +94,7 @@ describe('the worker’s JOB_ASSIGN decoders', () => {
   });
 
   test('a long field gives the protocol’s packet, and a missing one its error', () => {
-    const long = decode('JOB_ASSIGN_UNIQ', ['H:' + 'x'.repeat(300), 'fn', 'u', 'p']);
+    const long = decode('JOB_ASSIGN_UNIQ', [`H:${'x'.repeat(300)}`, 'fn', 'u', 'p']);
     expect(long.raw).not.toBeInstanceOf(RawAssignment);
     expect(long.raw).toEqual(long.eager);
     for (const type of ['JOB_ASSIGN', 'JOB_ASSIGN_UNIQ'] as const) {
