@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import {
   ConnectionError,
+  encodePacket,
   encodePacketParts,
   type GearmanError,
   type Packet,
@@ -173,6 +174,31 @@ describe('Session outbox', () => {
     expect(received).toEqual(handles);
     const last = server.received[39];
     expect(last?.type === 'WORK_DATA' && last.payload.every((byte) => byte === 39)).toBe(true);
+  });
+
+  test('what the packets of a chunk send is written once the chunk is decoded, not a tick later', async () => {
+    const server = await fake(() => true); // never answers: the replies are pushed by hand
+    const { session, socket, writes } = await sessionOn(server);
+    session.attach(socket);
+    const handler: ReplyHandler = {
+      onReply: () => {
+        session.send({ type: 'CAN_DO', functionName: 'x' });
+        session.send({ type: 'CAN_DO', functionName: 'y' });
+      },
+      onError: () => {},
+    };
+    request(session, { type: 'ECHO_REQ', payload: '' }, handler);
+    await server.until(() => server.received.length === 1);
+    const before = writes.count;
+    session.push(encodePacket({ type: 'ECHO_RES', payload: '' }));
+    expect(writes.count).toBe(before + 1); // already, in one write
+    await server.until(() => server.received.length === 3);
+    expect(server.received.map((p) => p.type === 'CAN_DO' && p.functionName)).toEqual([
+      false,
+      'x',
+      'y',
+    ]);
+    expect(writes.count).toBe(before + 1);
   });
 
   test('send() throws for a packet that cannot be encoded, and queues nothing', async () => {

@@ -70,6 +70,18 @@ export class RawAssignment {
   }
 }
 
+/** At or below this size a payload is copied byte by byte, without a view of it first. */
+const SMALL_PAYLOAD = 64;
+
+/** The payload `buf[from, end)` in a buffer of its own (see `jobPayload`). */
+function ownedPayload(buf: Buffer, from: number, end: number): Buffer {
+  const length = end - from;
+  if (length > SMALL_PAYLOAD) return jobPayload(buf.subarray(from, end));
+  const payload = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) payload[i] = buf[from + i] as number;
+  return payload;
+}
+
 /** The NUL ending the field that starts at `from`, looked for up to `limit`; -1 if none. */
 function nulBefore(buf: Buffer, from: number, limit: number): number {
   for (let i = from; i < limit; i++) if (buf[i] === 0) return i;
@@ -124,7 +136,7 @@ function decodeAssignment(
   for (let i = uniqueStart; i < uniqueEnd; i++) bytes[at++] = buf[i] as number;
   poolUsed = at;
   const name = nameEnd === nameStart ? '' : functionName(buf, nameStart, nameEnd);
-  const payload = jobPayload(buf.subarray(uniqueEnd + 1, end));
+  const payload = ownedPayload(buf, uniqueEnd + 1, end);
   const raw = new RawAssignment(type, name, payload, bytes, handleStart, handleAt, at);
   // Read through the Packet type like any assignment: `handle` and `unique` are getters.
   return raw as unknown as Packet;

@@ -116,6 +116,12 @@ export class Session {
   #unwritten = 0;
   readonly #encodeOptions: { readonly maxPacketSize: number };
   #flushScheduled = false;
+  /**
+   * In `push()`: packets queued now (a worker's result and its next GRAB, sent as it decodes the
+   * job) are written when the chunk is decoded, without a microtask to flush them.
+   */
+  #decoding = false;
+  #sentWhileDecoding = false;
   /** WORK_DATA and WORK_WARNING packets queued after the last request. */
   #refusableTail = 0;
   /** The type of the last reply matched to a request, and that request's type. */
@@ -238,7 +244,9 @@ export class Session {
   }
 
   #scheduleFlush(): void {
-    if (!this.#flushScheduled && this.#socket !== undefined) {
+    // While decoding a chunk, what its packets send is written once the chunk is decoded.
+    if (this.#decoding) this.#sentWhileDecoding = true;
+    else if (!this.#flushScheduled && this.#socket !== undefined) {
       this.#flushScheduled = true;
       void SETTLED.then(this.#flushTask);
     }
@@ -366,7 +374,24 @@ export class Session {
 
   /** Decodes bytes from the socket. @throws ProtocolError when the stream is out of step. */
   push(chunk: Buffer): void {
-    this.#decoder.push(chunk);
+    this.#decoding = true;
+    try {
+      this.#decoder.push(chunk);
+    } catch (error) {
+      this.#decoding = false;
+      this.#flushAfterDecoding(false);
+      throw error;
+    }
+    this.#decoding = false;
+    this.#flushAfterDecoding(true);
+  }
+
+  /** Writes what was queued while decoding: now, or (after a throw) in a microtask as usual. */
+  #flushAfterDecoding(now: boolean): void {
+    if (!this.#sentWhileDecoding) return;
+    this.#sentWhileDecoding = false;
+    if (!now) this.#scheduleFlush();
+    else if (!this.#flushScheduled) this.flush();
   }
 
   /**
