@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import {
   ConnectionError,
+  encodePacket,
   encodePacketParts,
   type GearmanError,
   type Packet,
@@ -108,6 +109,109 @@ describe('Session outbox', () => {
       'e3:ECHO_RES',
       'e4:ECHO_RES',
     ]);
+  });
+
+  test('packets sent and small frames behind them go out as one write of the slab, in order', async () => {
+    const server = await fake();
+    const { session, socket, writes } = await sessionOn(server);
+    session.attach(socket);
+    const log: string[] = [];
+    const grab = encodePacketParts({ type: 'GRAB_JOB_UNIQ' });
+    for (let i = 0; i < 3; i++) {
+      session.send({ type: 'WORK_COMPLETE', handle: `H:${i}`, payload: Buffer.from(`r${i}`) });
+      session.request('GRAB_JOB_UNIQ', recording(log, `g${i}`), grab);
+    }
+    await server.until(() => log.length === 3);
+    expect(writes.count).toBe(1);
+    expect(server.received.map((p) => p.type)).toEqual(
+      Array.from({ length: 3 }, () => ['WORK_COMPLETE', 'GRAB_JOB_UNIQ']).flat(),
+    );
+    const completes = server.received.filter((p) => p.type === 'WORK_COMPLETE');
+    expect(completes.map((p) => p.type === 'WORK_COMPLETE' && p.handle)).toEqual([
+      'H:0',
+      'H:1',
+      'H:2',
+    ]);
+    expect(log).toEqual(['g0:NO_JOB', 'g1:NO_JOB', 'g2:NO_JOB']);
+  });
+
+  test('the slab keeps its order with frames queued before it and large packets after it', async () => {
+    const server = await fake();
+    const { session, socket } = await sessionOn(server);
+    const log: string[] = [];
+    request(session, { type: 'ECHO_REQ', payload: 'first' }, recording(log, 'e0'));
+    session.send({ type: 'CAN_DO', functionName: 'a' });
+    const big = Buffer.alloc(100 * 1024, 7);
+    session.send({ type: 'WORK_DATA', handle: 'H:1', payload: big });
+    session.send({ type: 'CAN_DO', functionName: 'b' });
+    request(session, { type: 'ECHO_REQ', payload: 'last' }, recording(log, 'e1'));
+    session.attach(socket);
+    await server.until(() => log.length === 2);
+    expect(server.received.map((p) => p.type)).toEqual([
+      'ECHO_REQ',
+      'CAN_DO',
+      'WORK_DATA',
+      'CAN_DO',
+      'ECHO_REQ',
+    ]);
+    const data = server.received[2];
+    expect(data?.type === 'WORK_DATA' && Buffer.from(data.payload).equals(big)).toBe(true);
+    expect(log).toEqual(['e0:ECHO_RES', 'e1:ECHO_RES']);
+  });
+
+  test('a full slab is replaced, and what was sent before goes out first', async () => {
+    const server = await fake();
+    const { session, socket } = await sessionOn(server);
+    session.attach(socket);
+    const handles: string[] = [];
+    // 40 packets of some 1 KiB: more than one slab's worth, flushed at once.
+    for (let i = 0; i < 40; i++) {
+      handles.push(`H:${i}`);
+      session.send({ type: 'WORK_DATA', handle: `H:${i}`, payload: Buffer.alloc(1000, i) });
+    }
+    await server.until(() => server.received.length === 40);
+    const received = server.received.map((p) => (p.type === 'WORK_DATA' ? p.handle : p.type));
+    expect(received).toEqual(handles);
+    const last = server.received[39];
+    expect(last?.type === 'WORK_DATA' && last.payload.every((byte) => byte === 39)).toBe(true);
+  });
+
+  test('what the packets of a chunk send is written once the chunk is decoded, not a tick later', async () => {
+    const server = await fake(() => true); // never answers: the replies are pushed by hand
+    const { session, socket, writes } = await sessionOn(server);
+    session.attach(socket);
+    const handler: ReplyHandler = {
+      onReply: () => {
+        session.send({ type: 'CAN_DO', functionName: 'x' });
+        session.send({ type: 'CAN_DO', functionName: 'y' });
+      },
+      onError: () => {},
+    };
+    request(session, { type: 'ECHO_REQ', payload: '' }, handler);
+    await server.until(() => server.received.length === 1);
+    const before = writes.count;
+    session.push(encodePacket({ type: 'ECHO_RES', payload: '' }));
+    expect(writes.count).toBe(before + 1); // already, in one write
+    await server.until(() => server.received.length === 3);
+    expect(server.received.map((p) => p.type === 'CAN_DO' && p.functionName)).toEqual([
+      false,
+      'x',
+      'y',
+    ]);
+    expect(writes.count).toBe(before + 1);
+  });
+
+  test('send() throws for a packet that cannot be encoded, and queues nothing', async () => {
+    const server = await fake();
+    const { session, socket } = await sessionOn(server);
+    session.attach(socket);
+    session.send({ type: 'CAN_DO', functionName: 'a' });
+    expect(() => session.send({ type: 'CAN_DO', functionName: 'b\0' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+    session.send({ type: 'CAN_DO', functionName: 'c' });
+    await server.until(() => server.received.length === 2);
+    expect(server.received.map((p) => p.type === 'CAN_DO' && p.functionName)).toEqual(['a', 'c']);
   });
 
   test('large payloads go out uncopied, as one corked batch', async () => {

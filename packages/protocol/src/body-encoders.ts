@@ -15,6 +15,10 @@ import {
  * Encodes a packet of one type: its header (with the magic's last byte, `Q` or `S`) and its
  * body. A `data` last field of at least `copyThreshold` bytes is left out of the returned
  * buffer and put in `tail.buffer` (as a Buffer view of the caller's bytes), to be sent after it.
+ *
+ * With `out`, the packet is written into `out` at `at` instead of a new buffer, and `out` is
+ * returned; `tail.end` is then where it ends, or -1 when it does not fit (nothing written). The
+ * packet is checked either way. Pass an infinite `copyThreshold` with `out`.
  */
 export type BodyEncoder = (
   packet: PacketInit,
@@ -22,11 +26,15 @@ export type BodyEncoder = (
   maxSize: number,
   copyThreshold: number,
   tail: Tail,
+  out?: Buffer,
+  at?: number,
 ) => Buffer;
 
-/** Where a body encoder puts a payload it did not copy. */
+/** Where a body encoder puts a payload it did not copy, and where a packet written ends. */
 export interface Tail {
   buffer: Buffer | undefined;
+  /** The offset just past the packet written (into `out`, or the new buffer); -1: no room. */
+  end?: number;
 }
 
 const MAX_FIELD_SIZE: Partial<Record<FieldName, number>> = {
@@ -128,13 +136,19 @@ function generatedEncoder(
     splits
       ? `const split = typeof v${last} !== 'string' && s${last} >= copyThreshold;`
       : 'const split = false;',
-    `const head = Buffer.allocUnsafe(HEADER_SIZE + bodySize - (split ? s${last} : 0));`,
-    'head[0] = 0; head[1] = 0x52; head[2] = 0x45; head[3] = magicByte;',
-    `head[4] = 0; head[5] = 0; head[6] = 0; head[7] = ${number};`,
+    `const size = HEADER_SIZE + bodySize - (split ? s${last} : 0);`,
+    'let head = out;',
+    'let offset = 0;',
+    'if (head === undefined) head = Buffer.allocUnsafe(size);',
+    // Checked already: a packet that does not fit is not written at all.
+    'else if (at + size > head.length) { tail.end = -1; return head; }',
+    'else offset = at;',
+    'head[offset] = 0; head[offset + 1] = 0x52; head[offset + 2] = 0x45; head[offset + 3] = magicByte;',
+    `head[offset + 4] = 0; head[offset + 5] = 0; head[offset + 6] = 0; head[offset + 7] = ${number};`,
     // The size in four stores: `writeUInt32BE` checks its arguments on every call.
-    'head[8] = bodySize >>> 24; head[9] = (bodySize >>> 16) & 0xff;',
-    'head[10] = (bodySize >>> 8) & 0xff; head[11] = bodySize & 0xff;',
-    'let offset = HEADER_SIZE;',
+    'head[offset + 8] = bodySize >>> 24; head[offset + 9] = (bodySize >>> 16) & 0xff;',
+    'head[offset + 10] = (bodySize >>> 8) & 0xff; head[offset + 11] = bodySize & 0xff;',
+    'offset += HEADER_SIZE;',
   );
   fields.forEach((name, i) => {
     const v = `v${i}`;
@@ -166,8 +180,8 @@ function generatedEncoder(
     }
     if (i < last) lines.push('head[offset++] = 0;');
   });
-  lines.push('return head;');
-  const source = `return function encode_${type}(packet, magicByte, maxSize, copyThreshold, tail) {\n${lines.join('\n')}\n};`;
+  lines.push('tail.end = offset;', 'return head;');
+  const source = `return function encode_${type}(packet, magicByte, maxSize, copyThreshold, tail, out, at) {\n${lines.join('\n')}\n};`;
   const names = Object.keys(helpers);
   return new Function(...names, source)(...Object.values(helpers));
 }
@@ -188,7 +202,7 @@ function isShortAscii(value: string): boolean {
 
 function genericEncoder(number: number, fields: readonly FieldName[]): BodyEncoder {
   const last = fields.length - 1;
-  return (packet, magicByte, maxSize, copyThreshold, tail) => {
+  return (packet, magicByte, maxSize, copyThreshold, tail, out, at = 0) => {
     const record = packet as unknown as Record<string, unknown>;
     const values: (string | Uint8Array)[] = [];
     let bodySize = Math.max(last, 0); // one NUL after every field but the last
@@ -204,11 +218,18 @@ function genericEncoder(number: number, fields: readonly FieldName[]): BodyEncod
     if (bodySize > maxSize) tooLarge(bodySize, maxSize);
     const lastValue = values[last];
     const split = lastValue instanceof Uint8Array && lastValue.byteLength >= copyThreshold;
-    const head = Buffer.allocUnsafe(HEADER_SIZE + bodySize - (split ? lastValue.byteLength : 0));
-    head.writeUInt32BE(0x00524500 | magicByte, 0);
-    head.writeUInt32BE(number, 4);
-    head.writeUInt32BE(bodySize, 8);
-    let offset = HEADER_SIZE;
+    const size = HEADER_SIZE + bodySize - (split ? lastValue.byteLength : 0);
+    let head = out;
+    let offset = 0;
+    if (head === undefined) head = Buffer.allocUnsafe(size);
+    else if (at + size > head.length) {
+      tail.end = -1;
+      return head;
+    } else offset = at;
+    head.writeUInt32BE(0x00524500 | magicByte, offset);
+    head.writeUInt32BE(number, offset + 4);
+    head.writeUInt32BE(bodySize, offset + 8);
+    offset += HEADER_SIZE;
     for (let i = 0; i <= last; i++) {
       const value = values[i] as string | Uint8Array;
       if (i === last && split) {
@@ -224,6 +245,7 @@ function genericEncoder(number: number, fields: readonly FieldName[]): BodyEncod
       }
       if (i < last) head[offset++] = 0;
     }
+    tail.end = offset;
     return head;
   };
 }

@@ -73,6 +73,13 @@ export interface DecoderOptions {
   onPayloadParts?: PayloadPartsHandler;
   /** The smallest payload `onPayloadParts` is given. @default 65536 (`COPY_THRESHOLD`) */
   payloadPartsMin?: number;
+  /**
+   * Decoders of their own for some packet types' bodies, used instead of the built-in ones:
+   * each gets the whole packet's bytes and the body's bounds `buf[start, end)` and returns the
+   * packet (or throws ProtocolError for a malformed body, as `parseBody` does). For a consumer
+   * that wants a type's fields in a form of its own, e.g. a job's handle kept as bytes.
+   */
+  bodyDecoders?: Readonly<Partial<Record<PacketType, BodyDecoder>>>;
 }
 
 /**
@@ -87,6 +94,34 @@ const FIELDS_BEFORE_PAYLOAD: readonly number[] = (() => {
   }
   return byNumber;
 })();
+
+/** The body decoders by type number, with `overrides` in place of the built-in ones. */
+function withOverrides(
+  overrides: Readonly<Partial<Record<PacketType, BodyDecoder>>> | undefined,
+): readonly (BodyDecoder | undefined)[] {
+  if (overrides === undefined) return BODY_DECODERS;
+  const decoders = [...BODY_DECODERS];
+  for (const type of Object.keys(overrides) as PacketType[]) {
+    const info = PACKET_TYPES[type];
+    const decode = overrides[type];
+    if (info === undefined || typeof decode !== 'function') {
+      throw new InvalidArgumentError('bodyDecoders', `no decoder for a packet type ${type}`);
+    }
+    decoders[info.number] = decode;
+  }
+  return decoders;
+}
+
+/** The big-endian 32-bit word at `offset`, which must be in `buf` with its three next bytes. */
+function word(buf: Buffer, offset: number): number {
+  return (
+    (((buf[offset] as number) << 24) |
+      ((buf[offset + 1] as number) << 16) |
+      ((buf[offset + 2] as number) << 8) |
+      (buf[offset + 3] as number)) >>>
+    0
+  );
+}
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -115,6 +150,7 @@ export class PacketDecoder {
   readonly #maxLineLength: number;
   readonly #onParts: PayloadPartsHandler | undefined;
   readonly #partsMin: number;
+  readonly #decoders: readonly (BodyDecoder | undefined)[];
 
   // A header that arrived in pieces, and the body parts of a packet that spans chunks.
   readonly #header = Buffer.alloc(HEADER_SIZE);
@@ -144,6 +180,7 @@ export class PacketDecoder {
     if (!Number.isInteger(payloadPartsMin) || payloadPartsMin < 1) {
       throw new InvalidArgumentError('payloadPartsMin', 'must be a positive integer');
     }
+    this.#decoders = withOverrides(options.bodyDecoders);
     this.#onParts = options.onPayloadParts;
     this.#partsMin = payloadPartsMin;
     this.#onPacket = onPacket;
@@ -378,16 +415,18 @@ export class PacketDecoder {
 
   /** Validates a complete header and records its type, magic and size; returns the size. */
   #checkHeader(buf: Buffer, offset: number): number {
-    const magic = buf.readUInt32BE(offset);
+    // The three words read byte by byte: `readUInt32BE` checks its offset on every call, and
+    // the caller has made sure that the 12 bytes are there.
+    const magic = word(buf, offset);
     if (magic !== MAGIC_REQ && magic !== MAGIC_RES) {
       throw new ProtocolError('BAD_MAGIC', `bad magic 0x${magic.toString(16).padStart(8, '0')}`);
     }
-    const number = buf.readUInt32BE(offset + 4);
-    const decode = BODY_DECODERS[number];
+    const number = word(buf, offset + 4);
+    const decode = this.#decoders[number];
     if (decode === undefined) {
       throw new ProtocolError('UNKNOWN_TYPE', `unknown packet type ${number}`);
     }
-    const size = buf.readUInt32BE(offset + 8);
+    const size = word(buf, offset + 8);
     if (size > this.#maxPacketSize) {
       throw new ProtocolError(
         'TOO_LARGE',

@@ -43,6 +43,24 @@ export function encodePacketParts(
   return encode(packet, options, COPY_THRESHOLD);
 }
 
+/**
+ * Encodes a packet into `target` at `offset`, header and body, without a new buffer. Returns
+ * the offset just past it, or -1 when it does not fit before `target`'s end: nothing is written
+ * then, and the caller encodes it elsewhere. For callers that batch many small packets into
+ * one buffer of their own (a connection's outbox).
+ *
+ * @throws InvalidArgumentError as `encodePacket` does, whether or not the packet fits.
+ */
+export function encodePacketInto(
+  packet: PacketInit,
+  target: Buffer,
+  offset: number,
+  options?: EncodeOptions,
+): number {
+  encodeWith(packet, options, Number.POSITIVE_INFINITY, target, offset);
+  return tail.end as number;
+}
+
 interface TypeEncoder {
   encode: BodyEncoder;
   /** The magic's last byte when the caller names none. */
@@ -67,14 +85,28 @@ const ENCODERS = new Map<string, TypeEncoder>(
   ]),
 );
 
-// Where the type's encoder leaves a payload it did not copy.
-const tail: Tail = { buffer: undefined };
+// Where the type's encoder leaves a payload it did not copy, and where the packet ended.
+const tail: Tail = { buffer: undefined, end: 0 };
 
 function encode(
   packet: PacketInit,
   options: EncodeOptions | undefined,
   copyThreshold: number,
 ): [Buffer] | [Buffer, Buffer] {
+  const head = encodeWith(packet, options, copyThreshold, undefined, 0);
+  const payload = tail.buffer;
+  if (payload === undefined) return [head];
+  tail.buffer = undefined;
+  return [head, payload];
+}
+
+function encodeWith(
+  packet: PacketInit,
+  options: EncodeOptions | undefined,
+  copyThreshold: number,
+  out: Buffer | undefined,
+  at: number,
+): Buffer {
   const type = ENCODERS.get(packet.type);
   if (type === undefined) {
     throw new InvalidArgumentError('type', `unknown packet type ${String(packet.type)}`);
@@ -92,9 +124,5 @@ function encode(
       maxSize = Math.min(options.maxPacketSize, MAX_WIRE_SIZE);
     }
   }
-  const head = type.encode(packet, magicByte, maxSize, copyThreshold, tail);
-  const payload = tail.buffer;
-  if (payload === undefined) return [head];
-  tail.buffer = undefined;
-  return [head, payload];
+  return type.encode(packet, magicByte, maxSize, copyThreshold, tail, out, at);
 }

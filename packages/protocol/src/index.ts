@@ -3,7 +3,7 @@
 /// <reference types="node" preserve="true" />
 export * from './admin.js';
 export { parseDecimal } from './body.js';
-export { parseBody } from './body-decoders.js';
+export { type BodyDecoder, parseBody } from './body-decoders.js';
 export {
   checkClientId,
   checkFunctionName,
@@ -17,7 +17,12 @@ export {
   type PacketHandler,
   type PayloadPartsHandler,
 } from './decoder.js';
-export { type EncodeOptions, encodePacket, encodePacketParts } from './encoder.js';
+export {
+  type EncodeOptions,
+  encodePacket,
+  encodePacketInto,
+  encodePacketParts,
+} from './encoder.js';
 export {
   AdminError,
   ClosedError,

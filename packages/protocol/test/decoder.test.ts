@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import {
   DEFAULT_MAX_PACKET_SIZE,
+  type DecoderOptions,
   encodePacket,
   InvalidArgumentError,
   type Packet,
@@ -60,6 +61,39 @@ const created = raw(8, 'H:box:42');
 
 afterEach(() => {
   vi.restoreAllMocks();
+});
+
+describe('bodyDecoders', () => {
+  test('a type’s own decoder gets the body’s bounds; the other types decode as usual', () => {
+    const seen: [number, number][] = [];
+    const packets: Packet[] = [];
+    const decoder = new PacketDecoder((packet) => packets.push(packet), {
+      bodyDecoders: {
+        JOB_ASSIGN: (_buf, start, end) => {
+          seen.push([start, end]);
+          return { type: 'NOOP' };
+        },
+      },
+    });
+    const assign = encodePacket({
+      type: 'JOB_ASSIGN',
+      handle: 'H:1',
+      functionName: 'f',
+      payload: 'xy',
+    });
+    const created = encodePacket({ type: 'JOB_CREATED', handle: 'H:2' });
+    decoder.push(Buffer.concat([created, assign]));
+    expect(packets).toEqual([{ type: 'JOB_CREATED', handle: 'H:2' }, { type: 'NOOP' }]);
+    expect(seen).toEqual([[created.length + 12, created.length + assign.length]]);
+  });
+
+  test('an unknown type or a decoder that is not a function is refused', () => {
+    for (const bodyDecoders of [{ NOPE: () => ({ type: 'NOOP' }) }, { NOOP: 5 }]) {
+      expect(
+        () => new PacketDecoder(() => {}, { bodyDecoders } as unknown as DecoderOptions),
+      ).toThrow(InvalidArgumentError);
+    }
+  });
 });
 
 describe('zero copy', () => {

@@ -3,6 +3,7 @@ import {
   COPY_THRESHOLD,
   type EncodeOptions,
   encodePacket,
+  encodePacketInto,
   encodePacketParts,
   FIELD_KINDS,
   type FieldName,
@@ -159,6 +160,40 @@ describe('encodePacketParts', () => {
     if (decoded?.type !== 'WORK_DATA') throw new Error(`expected WORK_DATA, got ${decoded?.type}`);
     expect(decoded.handle).toBe(handle);
     expectBytes(decoded.payload, payload);
+  });
+});
+
+describe('encodePacketInto', () => {
+  test('writes the bytes encodePacket makes at the offset given, and returns where they end', () => {
+    const packet: PacketInit = { type: 'WORK_COMPLETE', handle: 'H:hé:1', payload: 'résultat' };
+    const bytes = encodePacket(packet);
+    const target = Buffer.alloc(bytes.length + 10);
+    expect(encodePacketInto(packet, target, 4)).toBe(4 + bytes.length);
+    expect(target.subarray(4, 4 + bytes.length)).toEqual(bytes);
+  });
+
+  test('returns -1 and writes nothing when the packet does not fit', () => {
+    const target = Buffer.alloc(20, 0xaa);
+    expect(encodePacketInto({ type: 'CAN_DO', functionName: 'reverse' }, target, 2)).toBe(-1);
+    expect(target.every((byte) => byte === 0xaa)).toBe(true);
+  });
+
+  test('checks the packet whether or not it fits', () => {
+    const packet = { type: 'CAN_DO', functionName: 'a\0' } as PacketInit;
+    expect(() => encodePacketInto(packet, Buffer.alloc(0), 0)).toThrow(InvalidArgumentError);
+    expect(() =>
+      encodePacketInto({ type: 'ECHO_REQ', payload: 'abc' }, Buffer.alloc(64), 0, {
+        maxPacketSize: 2,
+      }),
+    ).toThrow(InvalidArgumentError);
+  });
+
+  test('writes a payload over the copy threshold whole', () => {
+    const payload = Buffer.alloc(COPY_THRESHOLD, 3);
+    const packet: PacketInit = { type: 'WORK_DATA', handle: 'H:1', payload };
+    const target = Buffer.alloc(COPY_THRESHOLD + 100);
+    const end = encodePacketInto(packet, target, 0);
+    expect(target.subarray(0, end)).toEqual(encodePacket(packet));
   });
 });
 

@@ -43,6 +43,26 @@ describe('generated and generic codecs', () => {
     }
   });
 
+  test.each(fixtures)('$name: both write the fixture bytes into a given buffer', (fixture) => {
+    const { type } = fixture.packet;
+    const size = fixture.bytes.length;
+    for (const codecs of [generated, generic]) {
+      const encode = codecs.encoders.get(type);
+      const out = Buffer.alloc(size + 7, 0xee);
+      const tail: Tail = { buffer: undefined };
+      const magic = magicByte(fixture.magic);
+      expect(encode?.(fixture.packet, magic, 0xffffffff, Infinity, tail, out, 3)).toBe(out);
+      expect(tail.end).toBe(3 + size);
+      expect(out.subarray(3, 3 + size)).toEqual(fixture.bytes);
+      expect([...out.subarray(0, 3), ...out.subarray(3 + size)]).toEqual(Array(7).fill(0xee));
+      // One byte short: nothing written, and -1.
+      const short = Buffer.alloc(size + 2, 0xee);
+      encode?.(fixture.packet, magic, 0xffffffff, Infinity, tail, short, 3);
+      expect(tail.end).toBe(-1);
+      expect(short.every((byte) => byte === 0xee)).toBe(true);
+    }
+  });
+
   test('both leave a payload at the copy threshold out of the head, uncopied', () => {
     const payload = Buffer.alloc(32, 0x61);
     const packet: PacketInit = { type: 'WORK_COMPLETE', handle: 'H:1', payload };

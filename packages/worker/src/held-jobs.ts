@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Queue } from '@gearmanode/core';
 import type { PacketInit } from '@gearmanode/protocol';
+import type { RawAssignment } from './assignment.js';
 import type { Consumer } from './consumers.js';
 import type { Counter } from './counters.js';
 import { traceJob } from './diagnostics.js';
@@ -72,6 +73,15 @@ export class HeldJobs implements JobHost {
     // and another server (or socket) would answer JOB_NOT_FOUND at best.
     if (!link.report(job.generation, packet)) {
       if (final) this.#counters.droppedResults++;
+      return RESOLVED;
+    }
+    return link.connection.needsDrain ? link.connection.drained() : RESOLVED;
+  }
+
+  sendComplete(job: JobImpl, raw: RawAssignment, result: Uint8Array): Promise<void> {
+    const link = job.link as ServerLink;
+    if (!link.reportComplete(job.generation, raw, result)) {
+      this.#counters.droppedResults++;
       return RESOLVED;
     }
     return link.connection.needsDrain ? link.connection.drained() : RESOLVED;

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { JobSettledError, type PacketInit } from '@gearmanode/protocol';
+import type { RawAssignment } from './assignment.js';
 import { type JobTrace, releasedOutcome, traceJobSettled, traceOutput } from './diagnostics.js';
 
 /**
@@ -78,6 +79,11 @@ export interface JobHost {
   send(job: JobImpl, packet: PacketInit, final: boolean): Promise<void>;
   /** The job was settled by its handler: free its slot. */
   settled(job: JobImpl, outcome: JobOutcome): void;
+  /**
+   * `send()` of WORK_COMPLETE with `result`, written from the handle's bytes `raw` (see
+   * assignment.ts), for a job whose handle was never made a string.
+   */
+  sendComplete(job: JobImpl, raw: RawAssignment, result: Uint8Array): Promise<void>;
   /** The handler settled a job the worker had taken back already: its result is dropped. */
   dropped(job: JobImpl): void;
 }
@@ -93,8 +99,6 @@ const EMPTY = Buffer.alloc(0);
 /** The worker's side of a job; users see it as `Job`. */
 export class JobImpl implements Job {
   readonly name: string;
-  readonly handle: string;
-  readonly unique: string;
   readonly reducer: string;
   readonly server: string;
   readonly payload: Buffer;
@@ -109,6 +113,10 @@ export class JobImpl implements Job {
   #controller: AbortController | undefined;
   #abortReason: Error | undefined;
   #trace: JobTrace | undefined;
+  // Made from `#raw`'s bytes on first use (see assignment.ts), or given as strings.
+  #handle: string | undefined;
+  #unique: string | undefined;
+  readonly #raw: RawAssignment | undefined;
 
   /**
    * The job's fields come one by one, as the server sent them (see grab-replies.ts), rather
@@ -121,10 +129,11 @@ export class JobImpl implements Job {
     generation: number,
     timeout: number,
     name: string,
-    handle: string,
-    unique: string,
+    handle: string | undefined,
+    unique: string | undefined,
     reducer: string,
     payload: Buffer,
+    raw?: RawAssignment,
   ) {
     this.#host = host;
     this.#link = link;
@@ -132,10 +141,46 @@ export class JobImpl implements Job {
     this.#generation = generation;
     this.#timeout = timeout;
     this.name = name;
-    this.handle = handle;
-    this.unique = unique;
+    this.#handle = handle;
+    this.#unique = unique;
     this.reducer = reducer;
     this.payload = payload;
+    this.#raw = raw;
+  }
+
+  get handle(): string {
+    if (this.#handle === undefined) this.#handle = (this.#raw as RawAssignment).handle;
+    return this.#handle;
+  }
+
+  get unique(): string {
+    if (this.#unique === undefined) this.#unique = (this.#raw as RawAssignment).unique;
+    return this.#unique;
+  }
+
+  /** What `JSON.stringify` shows: the fields users see, as when they were plain properties. */
+  toJSON(): Record<string, unknown> {
+    return this.#fields();
+  }
+
+  /** What `console.log` and `util.inspect` show: the same fields, under the class name. */
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: object,
+    inspect: (value: unknown, options: object) => string,
+  ): string {
+    return `JobImpl ${inspect(this.#fields(), options)}`;
+  }
+
+  #fields(): Record<string, unknown> {
+    return {
+      name: this.name,
+      handle: this.handle,
+      unique: this.unique,
+      reducer: this.reducer,
+      server: this.server,
+      payload: this.payload,
+    };
   }
 
   /** The worker's link the job arrived on; typed loosely to keep this module free of it. */
@@ -236,11 +281,15 @@ export class JobImpl implements Job {
 
   complete(result: Uint8Array | string = EMPTY): Promise<void> {
     if (this.#state !== RUNNING) return this.#late(true);
-    const sent = this.#host.send(
-      this,
-      { type: 'WORK_COMPLETE', handle: this.handle, payload: result },
-      true,
-    );
+    const raw = this.#raw;
+    const sent =
+      raw !== undefined && this.#handle === undefined && result instanceof Uint8Array
+        ? this.#host.sendComplete(this, raw, result)
+        : this.#host.send(
+            this,
+            { type: 'WORK_COMPLETE', handle: this.handle, payload: result },
+            true,
+          );
     if (this.#trace !== undefined) traceOutput(this.#trace, result);
     this.#settle('completed', undefined);
     return sent;

@@ -9,9 +9,16 @@ import {
 import {
   encodePacketParts,
   type GearmanError,
+  HEADER_SIZE,
   type Packet,
   type PacketInit,
 } from '@gearmanode/protocol';
+import {
+  ASSIGNMENT_DECODERS,
+  CompleteWriter,
+  completeSize,
+  type RawAssignment,
+} from './assignment.js';
 import { GrabLoop } from './grab-loop.js';
 import type { JobImpl } from './job.js';
 import type { ResolvedWorkerOptions } from './options.js';
@@ -32,6 +39,8 @@ export interface LinkHost {
 export type GrabPacket = 'GRAB_JOB' | 'GRAB_JOB_UNIQ' | 'GRAB_JOB_ALL';
 
 const PRE_SLEEP: PacketInit = { type: 'PRE_SLEEP' };
+// Writes WORK_COMPLETE from a job's handle bytes; one for every link (its use is synchronous).
+const COMPLETE = new CompleteWriter();
 // Each GRAB's frame, encoded once and written by every GRAB sent (a GRAB has no body).
 const GRABS: Readonly<Record<GrabPacket, readonly Buffer[]>> = {
   GRAB_JOB: encodePacketParts({ type: 'GRAB_JOB' }),
@@ -109,6 +118,7 @@ export class ServerLink {
       exceptions: false,
       setup: () => this.#setup(),
       onPacket: (packet) => host.onPacket(this, packet),
+      bodyDecoders: ASSIGNMENT_DECODERS,
       onEvent: (event) => host.onEvent(this, event),
     });
     this.server = this.connection.server;
@@ -211,6 +221,32 @@ export class ServerLink {
       connection.send({ type: 'WORK_FAIL', handle: packet.handle });
     }
     return true;
+  }
+
+  /**
+   * `report()` of WORK_COMPLETE with `result`, written from the handle's bytes in `raw`.
+   * @throws InvalidArgumentError when the packet would exceed `maxPacketSize`.
+   */
+  reportComplete(generation: number, raw: RawAssignment, result: Uint8Array): boolean {
+    const connection = this.connection;
+    if (generation !== connection.generation) return false;
+    const size = completeSize(raw, result);
+    if (size - HEADER_SIZE > this.#options.maxPacketSize) {
+      // The encoder's error, exactly: it refuses the packet before anything is queued.
+      return this.report(generation, {
+        type: 'WORK_COMPLETE',
+        handle: raw.handle,
+        payload: result,
+      });
+    }
+    COMPLETE.raw = raw;
+    COMPLETE.result = result;
+    try {
+      return connection.sendFrame('WORK_COMPLETE', size, COMPLETE);
+    } finally {
+      COMPLETE.raw = undefined;
+      COMPLETE.result = undefined;
+    }
   }
 
   preSleep(): void {

@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   type Packet,
 } from '@gearmanode/protocol';
+import { RawAssignment } from './assignment.js';
 import {
   type Consumer,
   type ConsumerHost,
@@ -346,18 +347,36 @@ class GearmanWorker implements Worker {
       return;
     }
     const name = packet.functionName;
-    const job = new JobImpl(
-      this.#jobs,
-      link,
-      link.server,
-      link.connection.generation,
-      this.#timeoutOf(name),
-      name,
-      packet.handle,
-      uniqueOf(packet),
-      reducerOf(packet),
-      jobPayload(packet.payload),
-    );
+    // Mostly a RawAssignment (assignment.ts): its handle and unique stay bytes, its payload is
+    // copied already.
+    const raw = packet instanceof RawAssignment ? packet : undefined;
+    const job =
+      raw !== undefined
+        ? new JobImpl(
+            this.#jobs,
+            link,
+            link.server,
+            link.connection.generation,
+            this.#timeoutOf(name),
+            name,
+            undefined,
+            undefined,
+            '',
+            raw.payload,
+            raw,
+          )
+        : new JobImpl(
+            this.#jobs,
+            link,
+            link.server,
+            link.connection.generation,
+            this.#timeoutOf(name),
+            name,
+            packet.handle,
+            uniqueOf(packet),
+            reducerOf(packet),
+            jobPayload(packet.payload),
+          );
     this.#jobs.hold(job, this.#consumer);
     this.#pump();
   }

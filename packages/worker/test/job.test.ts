@@ -1,5 +1,6 @@
 import { encodePacket, ownPayload, type PacketInit } from '@gearmanode/protocol';
 import { describe, expect, test } from 'vitest';
+import type { RawAssignment } from '../src/assignment.js';
 import { exceptionData, type JobHost, JobImpl, type JobOutcome } from '../src/job.js';
 
 class RecordingHost implements JobHost {
@@ -11,6 +12,12 @@ class RecordingHost implements JobHost {
     this.sent.push(packet);
     return Promise.resolve();
   }
+  sendComplete(_job: JobImpl, raw: RawAssignment, result: Uint8Array): Promise<void> {
+    this.sent.push({ type: 'WORK_COMPLETE', handle: raw.handle, payload: result });
+    this.rawCompletes++;
+    return Promise.resolve();
+  }
+  rawCompletes = 0;
   settled(_job: JobImpl, outcome: JobOutcome): void {
     this.outcomes.push(outcome);
   }

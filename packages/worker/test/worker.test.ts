@@ -526,6 +526,20 @@ describe('process()', () => {
     expect(worker.stats()).toMatchObject({ completed: 2, exceptions: 2 });
   });
 
+  test('a result over maxPacketSize is refused as before: WORK_EXCEPTION, then nothing else', async () => {
+    const worker = await start({ maxPacketSize: 64 });
+    void worker.process((job) => (job.text() === 'big' ? Buffer.alloc(100, 0x61) : job.payload));
+    const big = fake.addJob('a', 'big', { unique: 'ü-1' });
+    const small = fake.addJob('a', 'small');
+    await fake.until(() => fake.results.size === 2);
+    const result = (handle: string) =>
+      fake.results.get(handle)?.map((p) => [p.type, 'payload' in p ? String(p.payload) : '']);
+    expect(result(big)?.map(([type]) => type)).toEqual(['WORK_EXCEPTION']);
+    expect(result(big)?.[0]?.[1]).toMatch(/maxPacketSize/);
+    expect(result(small)).toEqual([['WORK_COMPLETE', 'small']]);
+    expect(worker.stats()).toMatchObject({ completed: 1, exceptions: 1 });
+  });
+
   test('runs at most its concurrency at once and resolves once the worker closed', async () => {
     const worker = await start({ concurrency: 8 });
     let active = 0;

@@ -22,7 +22,7 @@ import {
   type TextReplyHandler,
   TUNING_DEFAULTS,
 } from './options.js';
-import { type Pending, Session } from './session.js';
+import { type FrameWriter, type Pending, Session } from './session.js';
 import {
   connectError,
   connectEvent,
@@ -65,6 +65,7 @@ export class Connection implements SocketSink {
       text: options.text === true,
       requestTimeout: this.#options.requestTimeout,
       onPacket: options.onPacket,
+      bodyDecoders: options.bodyDecoders,
     });
     const { requestTimeout, heartbeatInterval, suspectAfter } = this.#options;
     this.#heartbeat = new Heartbeat(requestTimeout, heartbeatInterval, suspectAfter);
@@ -126,9 +127,23 @@ export class Connection implements SocketSink {
    * @throws InvalidArgumentError when the packet cannot be encoded.
    */
   send(packet: PacketInit): boolean {
-    const parts = this.#session.encode(packet);
+    if (this.#state !== 'ready') {
+      this.#session.encode(packet); // throws for a packet that cannot be encoded, as when ready
+      return false;
+    }
+    this.#session.send(packet);
+    return true;
+  }
+
+  /**
+   * `send()` for a packet that `writer` writes itself, `size` bytes header included, into the
+   * outbox (for a packet whose fields the caller holds as bytes). The writer must write exactly
+   * `size` bytes of a well-formed packet of type `type`. Returns false, calling nothing, when
+   * there is no live socket.
+   */
+  sendFrame(type: PacketType, size: number, writer: FrameWriter): boolean {
     if (this.#state !== 'ready') return false;
-    this.#session.enqueue(parts, packet.type);
+    this.#session.sendFrame(type, size, writer);
     return true;
   }
 

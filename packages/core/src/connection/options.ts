@@ -1,6 +1,7 @@
 import type tls from 'node:tls';
 import {
   DEFAULT_MAX_PACKET_SIZE,
+  type DecoderOptions,
   type GearmanError,
   InvalidArgumentError,
   type Packet,
@@ -105,6 +106,8 @@ export interface ConnectionOptions extends ConnectionTuning {
   readonly setup?: () => readonly PacketInit[];
   /** Packets that answer no request: WORK_* for clients, NOOP for workers, JOB_NOT_FOUND. */
   readonly onPacket?: (packet: Packet) => void;
+  /** Decoders of the connection's own for some packet types (`DecoderOptions.bodyDecoders`). */
+  readonly bodyDecoders?: DecoderOptions['bodyDecoders'];
   /** Lifecycle events; see `ConnectionEvent`. */
   readonly onEvent?: (event: ConnectionEvent) => void;
 }

@@ -2,6 +2,8 @@ import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import {
   ConnectionError,
+  type DecoderOptions,
+  encodePacketInto,
   encodePacketParts,
   type GearmanError,
   type Packet,
@@ -24,6 +26,17 @@ import { READ_IN_PLACE } from './socket.js';
 // A flush joins its frames into one buffer up to this many bytes; beyond, they go out as a
 // corked writev, so that large payloads are never copied.
 const JOIN_LIMIT = 64 * 1024;
+
+// Small packets sent without a reply expected (WORK_*, CAN_DO, …) are encoded straight into
+// this outbox slab, and small frames queued behind them are copied there, so that a flush of a
+// WORK_COMPLETE and the next GRAB writes one view of the slab: no buffer per packet, and no
+// second one to join them. A region once written is never written again; a slab with too little
+// room left is replaced (the old one lives on while a write still holds a view of it).
+const SLAB_SIZE = 16 * 1024;
+// Below this much room left after a flush, the next packet starts a new slab.
+const SLAB_MIN_ROOM = 1024;
+// A queued frame up to this size is copied behind packets in the slab rather than cut after them.
+const SLAB_COPY_LIMIT = 256;
 
 // The flush runs as a reaction of this settled promise: a plain microtask. queueMicrotask()
 // would wrap each flush in an AsyncResource (an async id, the init hooks, a bound function),
@@ -72,6 +85,14 @@ export interface SessionOptions {
   readonly requestTimeout: number;
   /** Packets that answer no request. */
   readonly onPacket: ((packet: Packet) => void) | undefined;
+  /** Decoders of the session's own for some packet types. */
+  readonly bodyDecoders?: DecoderOptions['bodyDecoders'];
+}
+
+/** Writes a packet of its own into the outbox (see `Session.sendFrame`). */
+export interface FrameWriter {
+  /** Writes the packet, header and body, into `target` from `at`: exactly the size announced. */
+  writeFrame(target: Buffer, at: number): void;
 }
 
 export class Session {
@@ -84,12 +105,28 @@ export class Session {
   /** The frames queued when there are several. */
   #outbox: Buffer[] = [];
   #outboxBytes = 0;
+  /**
+   * The outbox slab (see SLAB_SIZE): `[#slabStart, #slabEnd)` is queued, after `#single` and
+   * `#outbox`. Made on the first packet sent.
+   */
+  #slab: Buffer | undefined;
+  #slabStart = 0;
+  #slabEnd = 0;
   /** Requests at the back of the FIFO not written yet. */
   #unwritten = 0;
   readonly #encodeOptions: { readonly maxPacketSize: number };
   #flushScheduled = false;
+  /**
+   * In `push()`: packets queued now (a worker's result and its next GRAB, sent as it decodes the
+   * job) are written when the chunk is decoded, without a microtask to flush them.
+   */
+  #decoding = false;
+  #sentWhileDecoding = false;
   /** WORK_DATA and WORK_WARNING packets queued after the last request. */
   #refusableTail = 0;
+  /** The type of the last reply matched to a request, and that request's type. */
+  #lastReply: PacketType | undefined;
+  #lastRequest: PacketType | 'TEXT' | undefined;
 
   constructor(options: SessionOptions) {
     this.#options = options;
@@ -110,6 +147,52 @@ export class Session {
   /** Encodes a packet, checking it against `maxPacketSize`. */
   encode(packet: PacketInit): Buffer[] {
     return encodePacketParts(packet, this.#encodeOptions);
+  }
+
+  /**
+   * Encodes and queues a packet that expects no reply, in the outbox slab when it fits there.
+   * @throws InvalidArgumentError when the packet cannot be encoded; nothing is queued then.
+   */
+  send(packet: PacketInit): void {
+    let slab = this.#slab;
+    let end = -1;
+    if (slab !== undefined)
+      end = encodePacketInto(packet, slab, this.#slabEnd, this.#encodeOptions);
+    if (end < 0 && (slab === undefined || slab.length - this.#slabEnd < SLAB_MIN_ROOM)) {
+      // No slab yet, or little room left in it: a new one.
+      this.#cut();
+      slab = this.#newSlab();
+      end = encodePacketInto(packet, slab, 0, this.#encodeOptions);
+    }
+    if (end < 0) {
+      // Too large for a slab: a buffer of its own (and its payload uncopied, if large).
+      this.enqueue(this.encode(packet), packet.type);
+      return;
+    }
+    this.#slabEnd = end;
+    if (isRefusable(packet.type)) this.#refusableTail++;
+    this.#scheduleFlush();
+  }
+
+  /** Queues a packet of `size` bytes that `writer` writes itself (no reply expected). */
+  sendFrame(type: PacketType, size: number, writer: FrameWriter): void {
+    let slab = this.#slab;
+    let at = this.#slabEnd;
+    if (slab === undefined || at + size > slab.length) {
+      this.#cut();
+      if (size > SLAB_SIZE - SLAB_MIN_ROOM) {
+        const frame = Buffer.allocUnsafe(size);
+        writer.writeFrame(frame, 0);
+        this.enqueue([frame], type);
+        return;
+      }
+      slab = this.#newSlab();
+      at = 0;
+    }
+    writer.writeFrame(slab, at);
+    this.#slabEnd = at + size;
+    if (isRefusable(type)) this.#refusableTail++;
+    this.#scheduleFlush();
   }
 
   /** Queues a request, to be written with the next flush. */
@@ -134,6 +217,18 @@ export class Session {
   enqueue(parts: readonly Buffer[], type?: PacketType): void {
     if (type !== undefined && isRefusable(type)) this.#refusableTail++;
     for (const part of parts) {
+      const slabEnd = this.#slabEnd;
+      if (slabEnd !== this.#slabStart) {
+        // Behind packets in the slab: a small frame is copied after them, a large one cut after.
+        const slab = this.#slab as Buffer;
+        const length = part.length;
+        if (length <= SLAB_COPY_LIMIT && slabEnd + length <= slab.length) {
+          slab.set(part, slabEnd);
+          this.#slabEnd = slabEnd + length;
+          continue;
+        }
+        this.#cut();
+      }
       if (this.#single === undefined && this.#outbox.length === 0) {
         this.#single = part;
       } else {
@@ -145,10 +240,39 @@ export class Session {
       }
       this.#outboxBytes += part.length;
     }
-    if (!this.#flushScheduled && this.#socket !== undefined) {
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    // While decoding a chunk, what its packets send is written once the chunk is decoded.
+    if (this.#decoding) this.#sentWhileDecoding = true;
+    else if (!this.#flushScheduled && this.#socket !== undefined) {
       this.#flushScheduled = true;
       void SETTLED.then(this.#flushTask);
     }
+  }
+
+  /** Moves the slab's queued bytes to the outbox, behind what is there. */
+  #cut(): void {
+    const start = this.#slabStart;
+    const end = this.#slabEnd;
+    if (end === start) return;
+    if (this.#single !== undefined) {
+      this.#outbox.push(this.#single);
+      this.#single = undefined;
+    }
+    this.#outbox.push((this.#slab as Buffer).subarray(start, end));
+    this.#outboxBytes += end - start;
+    this.#slabStart = end;
+  }
+
+  /** A fresh slab, nothing queued in it. */
+  #newSlab(): Buffer {
+    const slab = Buffer.allocUnsafe(SLAB_SIZE);
+    this.#slab = slab;
+    this.#slabStart = 0;
+    this.#slabEnd = 0;
+    return slab;
   }
 
   /**
@@ -187,6 +311,20 @@ export class Session {
   flush(): void {
     const socket = this.#socket;
     if (socket === undefined) return;
+    const slabStart = this.#slabStart;
+    const slabEnd = this.#slabEnd;
+    if (slabEnd !== slabStart) {
+      if (this.#single === undefined && this.#outbox.length === 0) {
+        // Only the slab's bytes: one view of them, the usual case of a worker.
+        const slab = this.#slab as Buffer;
+        this.#slabStart = slabEnd;
+        if (slab.length - slabEnd < SLAB_MIN_ROOM) this.#slab = undefined;
+        socket.write(slab.subarray(slabStart, slabEnd));
+        this.#written();
+        return;
+      }
+      this.#cut();
+    }
     const single = this.#single;
     if (single !== undefined) {
       this.#single = undefined;
@@ -208,6 +346,11 @@ export class Session {
         socket.uncork();
       }
     }
+    this.#written();
+  }
+
+  /** The requests just written: their reply deadlines start now. */
+  #written(): void {
     // The requests written now are the last ones in the FIFO (replies only take from its front).
     const fifo = this.#fifo;
     const size = fifo.size;
@@ -231,7 +374,24 @@ export class Session {
 
   /** Decodes bytes from the socket. @throws ProtocolError when the stream is out of step. */
   push(chunk: Buffer): void {
-    this.#decoder.push(chunk);
+    this.#decoding = true;
+    try {
+      this.#decoder.push(chunk);
+    } catch (error) {
+      this.#decoding = false;
+      this.#flushAfterDecoding(false);
+      throw error;
+    }
+    this.#decoding = false;
+    this.#flushAfterDecoding(true);
+  }
+
+  /** Writes what was queued while decoding: now, or (after a throw) in a microtask as usual. */
+  #flushAfterDecoding(now: boolean): void {
+    if (!this.#sentWhileDecoding) return;
+    this.#sentWhileDecoding = false;
+    if (!now) this.#scheduleFlush();
+    else if (!this.#flushScheduled) this.flush();
   }
 
   /**
@@ -243,6 +403,7 @@ export class Session {
     this.#single = undefined;
     this.#outbox = [];
     this.#outboxBytes = 0;
+    this.#slabStart = this.#slabEnd;
     this.#unwritten = 0;
     this.#refusableTail = 0;
     for (const pending of this.#fifo.drain()) pending.handler.onError(reason(pending));
@@ -264,6 +425,7 @@ export class Session {
       maxPacketSize: this.#options.maxPacketSize,
       onText: this.#options.text ? (line) => this.#onLine(line) : undefined,
       maxLineLength: 1024 * 1024,
+      bodyDecoders: this.#options.bodyDecoders,
     });
   }
 
@@ -273,11 +435,18 @@ export class Session {
       throw new ProtocolError('UNEXPECTED_PACKET', `the server sent ${packet.type} as a request`);
     }
     const type = packet.type;
+    const head = this.#fifo.peek();
+    if (head !== undefined && type === this.#lastReply && head.type === this.#lastRequest) {
+      // The same reply to the same request as last time (a worker's JOB_ASSIGN_UNIQ to its
+      // GRAB_JOB_UNIQ, say): known to be a reply, with no Set or table to look it up in.
+      this.#fifo.shift();
+      (head.handler as ReplyHandler).onReply(packet);
+      return;
+    }
     if (UNSOLICITED_TYPES.has(type) || (type === 'ERROR' && this.#isStray(packet.code))) {
       this.#options.onPacket?.(packet);
       return;
     }
-    const head = this.#fifo.peek();
     const expected =
       head === undefined || head.type === 'TEXT' ? undefined : REPLY_TYPES[head.type];
     if (head === undefined || (type !== 'ERROR' && expected?.has(type) !== true)) {
@@ -289,7 +458,11 @@ export class Session {
     this.#fifo.shift();
     const handler = head.handler as ReplyHandler;
     if (packet.type === 'ERROR') handler.onError(new ServerError(packet.code, packet.message));
-    else handler.onReply(packet);
+    else {
+      this.#lastReply = type;
+      this.#lastRequest = head.type;
+      handler.onReply(packet);
+    }
   }
 
   /**

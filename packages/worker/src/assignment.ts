@@ -1,0 +1,189 @@
+import { Buffer } from 'node:buffer';
+import type { FrameWriter } from '@gearmanode/core';
+import {
+  type BodyDecoder,
+  HEADER_SIZE,
+  PACKET_TYPES,
+  type Packet,
+  parseBody,
+} from '@gearmanode/protocol';
+import { jobPayload } from './grab-replies.js';
+
+// A job's handle and unique are kept as the bytes the server sent, copied into a shared pool,
+// and become strings only when asked for: most jobs are settled with WORK_COMPLETE, which is
+// written from the handle's bytes (`CompleteWriter`), and nobody ever reads them. That saves a
+// string per field and job, made by a call into the runtime, and turning the handle back into
+// bytes for every report.
+
+/** The pool the bytes are copied into; a new one starts when it is full. */
+const POOL_SIZE = 8 * 1024;
+/** Fields longer than this (a malformed or unusual body) are decoded as strings at once. */
+const MAX_KEPT = 128;
+/** The longest function name remembered, as in the protocol's decoders. */
+const MAX_NAME = 64;
+
+let pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolUsed = 0;
+const lastNameBytes = Buffer.alloc(MAX_NAME);
+let lastNameLength = -1;
+let lastName = '';
+
+/**
+ * A JOB_ASSIGN or JOB_ASSIGN_UNIQ with its handle and unique kept as bytes (`handle` and
+ * `unique` decode them on each read, as the protocol's decoder would have) and its payload
+ * already copied out of the read buffer (`jobPayload`).
+ */
+export class RawAssignment {
+  readonly type: 'JOB_ASSIGN' | 'JOB_ASSIGN_UNIQ';
+  readonly functionName: string;
+  readonly payload: Buffer;
+  /** The pool holding the handle at `[handleStart, handleEnd)`, then the unique up to `uniqueEnd`. */
+  readonly bytes: Buffer;
+  readonly handleStart: number;
+  readonly handleEnd: number;
+  readonly uniqueEnd: number;
+
+  constructor(
+    type: 'JOB_ASSIGN' | 'JOB_ASSIGN_UNIQ',
+    functionName: string,
+    payload: Buffer,
+    bytes: Buffer,
+    handleStart: number,
+    handleEnd: number,
+    uniqueEnd: number,
+  ) {
+    this.type = type;
+    this.functionName = functionName;
+    this.payload = payload;
+    this.bytes = bytes;
+    this.handleStart = handleStart;
+    this.handleEnd = handleEnd;
+    this.uniqueEnd = uniqueEnd;
+  }
+
+  get handle(): string {
+    return this.bytes.toString('utf8', this.handleStart, this.handleEnd);
+  }
+
+  get unique(): string {
+    return this.bytes.toString('utf8', this.handleEnd, this.uniqueEnd);
+  }
+}
+
+/** At or below this size a payload is copied byte by byte, without a view of it first. */
+const SMALL_PAYLOAD = 64;
+
+/** The payload `buf[from, end)` in a buffer of its own (see `jobPayload`). */
+function ownedPayload(buf: Buffer, from: number, end: number): Buffer {
+  const length = end - from;
+  if (length > SMALL_PAYLOAD) return jobPayload(buf.subarray(from, end));
+  const payload = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) payload[i] = buf[from + i] as number;
+  return payload;
+}
+
+/** The NUL ending the field that starts at `from`, looked for up to `limit`; -1 if none. */
+function nulBefore(buf: Buffer, from: number, limit: number): number {
+  for (let i = from; i < limit; i++) if (buf[i] === 0) return i;
+  return -1;
+}
+
+function functionName(buf: Buffer, from: number, to: number): string {
+  const length = to - from;
+  if (length === lastNameLength) {
+    let i = 0;
+    while (i < length && buf[from + i] === lastNameBytes[i]) i++;
+    if (i === length) return lastName;
+  }
+  const name = buf.toString('utf8', from, to);
+  if (length <= MAX_NAME) {
+    buf.copy(lastNameBytes, 0, from, to);
+    lastNameLength = length;
+    lastName = name;
+  }
+  return name;
+}
+
+function decodeAssignment(
+  type: 'JOB_ASSIGN' | 'JOB_ASSIGN_UNIQ',
+  buf: Buffer,
+  start: number,
+  end: number,
+): Packet {
+  const handleEnd = nulBefore(buf, start, Math.min(end, start + MAX_KEPT));
+  const nameStart = handleEnd + 1;
+  const nameEnd =
+    handleEnd < 0 ? -1 : nulBefore(buf, nameStart, Math.min(end, nameStart + MAX_KEPT));
+  let uniqueStart = nameEnd;
+  let uniqueEnd = nameEnd;
+  if (type === 'JOB_ASSIGN_UNIQ' && nameEnd >= 0) {
+    uniqueStart = nameEnd + 1;
+    uniqueEnd = nulBefore(buf, uniqueStart, Math.min(end, uniqueStart + MAX_KEPT));
+  }
+  // Anything unusual (a field missing, or longer than kept) goes the protocol's way: the same
+  // packet with strings, or the same ProtocolError.
+  if (uniqueEnd < 0) return parseBody(type, buf, start, end);
+  const kept = handleEnd - start + (uniqueEnd - uniqueStart);
+  if (poolUsed + kept > POOL_SIZE) {
+    pool = Buffer.allocUnsafe(POOL_SIZE);
+    poolUsed = 0;
+  }
+  const bytes = pool;
+  let at = poolUsed;
+  const handleStart = at;
+  for (let i = start; i < handleEnd; i++) bytes[at++] = buf[i] as number;
+  const handleAt = at;
+  for (let i = uniqueStart; i < uniqueEnd; i++) bytes[at++] = buf[i] as number;
+  poolUsed = at;
+  const name = nameEnd === nameStart ? '' : functionName(buf, nameStart, nameEnd);
+  const payload = ownedPayload(buf, uniqueEnd + 1, end);
+  const raw = new RawAssignment(type, name, payload, bytes, handleStart, handleAt, at);
+  // Read through the Packet type like any assignment: `handle` and `unique` are getters.
+  return raw as unknown as Packet;
+}
+
+/** The worker's decoders of JOB_ASSIGN and JOB_ASSIGN_UNIQ, for its connections. */
+export const ASSIGNMENT_DECODERS: { readonly [type: string]: BodyDecoder } = {
+  JOB_ASSIGN: (buf, start, end) => decodeAssignment('JOB_ASSIGN', buf, start, end),
+  JOB_ASSIGN_UNIQ: (buf, start, end) => decodeAssignment('JOB_ASSIGN_UNIQ', buf, start, end),
+};
+
+const WORK_COMPLETE = PACKET_TYPES.WORK_COMPLETE.number;
+
+/** The size of WORK_COMPLETE for `raw`'s handle and `result`, header included. */
+export function completeSize(raw: RawAssignment, result: Uint8Array): number {
+  return HEADER_SIZE + raw.handleEnd - raw.handleStart + 1 + result.byteLength;
+}
+
+/**
+ * Writes WORK_COMPLETE from a job's handle bytes, for `Connection.sendFrame`. One shared
+ * instance: `job` and `result` are set just before the (synchronous) call and cleared after.
+ */
+export class CompleteWriter implements FrameWriter {
+  raw: RawAssignment | undefined;
+  result: Uint8Array | undefined;
+
+  writeFrame(target: Buffer, at: number): void {
+    const raw = this.raw as RawAssignment;
+    const result = this.result as Uint8Array;
+    const bytes = raw.bytes;
+    const handleEnd = raw.handleEnd;
+    const size = handleEnd - raw.handleStart + 1 + result.byteLength;
+    target[at] = 0;
+    target[at + 1] = 0x52; // R
+    target[at + 2] = 0x45; // E
+    target[at + 3] = 0x51; // Q
+    target[at + 4] = 0;
+    target[at + 5] = 0;
+    target[at + 6] = 0;
+    target[at + 7] = WORK_COMPLETE;
+    target[at + 8] = size >>> 24;
+    target[at + 9] = (size >>> 16) & 0xff;
+    target[at + 10] = (size >>> 8) & 0xff;
+    target[at + 11] = size & 0xff;
+    let offset = at + HEADER_SIZE;
+    for (let i = raw.handleStart; i < handleEnd; i++) target[offset++] = bytes[i] as number;
+    target[offset++] = 0;
+    if (result.byteLength > 0) target.set(result, offset);
+  }
+}
