@@ -7,6 +7,7 @@ import {
   tuningOf,
 } from '@gearmanode/core';
 import {
+  COPY_THRESHOLD,
   encodePacketParts,
   type GearmanError,
   HEADER_SIZE,
@@ -231,8 +232,9 @@ export class ServerLink {
     const connection = this.connection;
     if (generation !== connection.generation) return false;
     const size = completeSize(raw, result);
-    if (size - HEADER_SIZE > this.#options.maxPacketSize) {
-      // The encoder's error, exactly: it refuses the packet before anything is queued.
+    // Over maxPacketSize: the encoder's error, exactly (it refuses the packet before anything
+    // is queued). A large result: the encoder's way too, which writes it uncopied behind a head.
+    if (size - HEADER_SIZE > this.#options.maxPacketSize || result.byteLength >= COPY_THRESHOLD) {
       return this.report(generation, {
         type: 'WORK_COMPLETE',
         handle: raw.handle,

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { Connection } from '@gearmanode/core';
+import { COPY_THRESHOLD } from '@gearmanode/protocol';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { type FakeServer, startFakeServer } from '../../../test/fake-server.js';
 import { freePort } from '../../../test/helpers.js';
 import {
@@ -538,6 +540,26 @@ describe('process()', () => {
     expect(result(big)?.[0]?.[1]).toMatch(/maxPacketSize/);
     expect(result(small)).toEqual([['WORK_COMPLETE', 'small']]);
     expect(worker.stats()).toMatchObject({ completed: 1, exceptions: 1 });
+  });
+
+  test('a large result is written uncopied behind a head, not copied into one frame', async () => {
+    const worker = await start();
+    const result = Buffer.alloc(COPY_THRESHOLD, 0x62);
+    const frames = vi.spyOn(Connection.prototype, 'sendFrame');
+    try {
+      void worker.process((job) => (job.text() === 'large' ? result : job.payload));
+      const large = fake.addJob('a', 'large');
+      const small = fake.addJob('a', 'small');
+      await fake.until(() => fake.results.size === 2);
+      const sent = fake.results.get(large)?.[0];
+      expect(sent?.type).toBe('WORK_COMPLETE');
+      expect(sent !== undefined && 'payload' in sent && sent.payload.equals(result)).toBe(true);
+      expect(fake.results.get(small)?.[0]?.type).toBe('WORK_COMPLETE');
+      // Only the small result took the frame path.
+      expect(frames).toHaveBeenCalledTimes(1);
+    } finally {
+      frames.mockRestore();
+    }
   });
 
   test('runs at most its concurrency at once and resolves once the worker closed', async () => {
