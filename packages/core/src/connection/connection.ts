@@ -22,7 +22,8 @@ import {
   type TextReplyHandler,
   TUNING_DEFAULTS,
 } from './options.js';
-import { type FrameWriter, type Pending, Session } from './session.js';
+import type { FrameWriter } from './outbox.js';
+import { type Pending, Session } from './session.js';
 import {
   connectError,
   connectEvent,
