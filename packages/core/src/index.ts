@@ -37,7 +37,7 @@ export {
   TUNING_KEYS,
   tuningOf,
 } from './connection/options.js';
-export type { FrameWriter } from './connection/session.js';
+export type { FrameWriter } from './connection/outbox.js';
 export { Deadlines, type Timed } from './deadlines.js';
 export {
   anySubscribed,

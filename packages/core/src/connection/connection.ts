@@ -22,11 +22,11 @@ import {
   type TextReplyHandler,
   TUNING_DEFAULTS,
 } from './options.js';
-import { type FrameWriter, type Pending, Session } from './session.js';
+import type { FrameWriter } from './outbox.js';
+import { type Pending, Session } from './session.js';
 import {
-  connectError,
-  connectEvent,
-  createSocket,
+  type AttemptHooks,
+  connectAttempt,
   firstRetryDelay,
   reconnectPolicy,
   type SocketSink,
@@ -286,51 +286,19 @@ export class Connection implements SocketSink {
     }
   }
 
-  /**
-   * One connect attempt: resolves once the socket is connected and the server has answered the
-   * handshake. A TCP accept alone proves little (a proxy or a NAT that drops the link accepts
-   * too), and requests queued meanwhile must stay unwritten, so that they can fail over with
-   * `maybeRan: false` if the attempt fails. `connectTimeout` covers all of it.
-   */
+  /** One connect attempt (see `connectAttempt`). */
   #open(): Promise<void> {
     if (this.#state === 'closed') return Promise.reject(new ClosedError('connection is closed'));
     this.#state = 'connecting';
-    const { connectTimeout, tls } = this.#options;
-    return new Promise<void>((resolve, reject) => {
-      const socket = createSocket(this.#options.address, this.#options, this);
-      let settled = false;
-      const fail = (error: Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        socket.destroy();
-        reject(connectError(this.server, error, tls !== false));
-      };
-      const closedEarly = (): void => {
-        fail(new Error('the server closed the connection during the handshake'));
-      };
-      const timer = setTimeout(() => {
-        fail(new TimeoutError(`connecting to ${this.server} took over ${connectTimeout} ms`));
-      }, connectTimeout);
-      socket.once('error', fail);
-      socket.once('close', closedEarly);
-      socket.once(connectEvent(this.#options), () => {
-        if (this.#isClosed()) {
-          fail(new ClosedError('connection is closed'));
-          return;
-        }
-        this.#handshake(socket, fail, () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          socket.off('error', fail);
-          socket.off('close', closedEarly);
-          this.#attach(socket);
-          resolve();
-        });
-      });
-    });
+    return connectAttempt(this.server, this.#options.address, this.#options, this, this.#attempt);
   }
+
+  /** What a connect attempt asks of this connection. */
+  readonly #attempt: AttemptHooks = {
+    isClosed: () => this.#isClosed(),
+    handshake: (socket, fail, ready) => this.#handshake(socket, fail, ready),
+    ready: (socket) => this.#attach(socket),
+  };
 
   /**
    * Writes the setup packets on a new socket and calls `ready` once the server answers the

@@ -1,9 +1,8 @@
-import { Buffer } from 'node:buffer';
+import type { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import {
   ConnectionError,
   type DecoderOptions,
-  encodePacketInto,
   encodePacketParts,
   type GearmanError,
   type Packet,
@@ -17,26 +16,12 @@ import {
 } from '@gearmanode/protocol';
 import { Queue } from '../queue.js';
 import type { ReplyHandler, TextReplyHandler } from './options.js';
+import { type FrameWriter, Outbox } from './outbox.js';
 import { READ_IN_PLACE } from './socket.js';
 
-// The packet half of a connection, for one socket at a time: the outbox flushed once per tick,
-// the FIFO that matches replies to requests in order, and the handshake that proves a server
-// is there. It knows nothing of connecting or reconnecting.
-
-// A flush joins its frames into one buffer up to this many bytes; beyond, they go out as a
-// corked writev, so that large payloads are never copied.
-const JOIN_LIMIT = 64 * 1024;
-
-// Small packets sent without a reply expected (WORK_*, CAN_DO, …) are encoded straight into
-// this outbox slab, and small frames queued behind them are copied there, so that a flush of a
-// WORK_COMPLETE and the next GRAB writes one view of the slab: no buffer per packet, and no
-// second one to join them. A region once written is never written again; a slab with too little
-// room left is replaced (the old one lives on while a write still holds a view of it).
-const SLAB_SIZE = 16 * 1024;
-// Below this much room left after a flush, the next packet starts a new slab.
-const SLAB_MIN_ROOM = 1024;
-// A queued frame up to this size is copied behind packets in the slab rather than cut after them.
-const SLAB_COPY_LIMIT = 256;
+// The packet half of a connection, for one socket at a time: the outbox (outbox.ts) flushed once
+// per tick, the FIFO that matches replies to requests in order, and the handshake that proves a
+// server is there. It knows nothing of connecting or reconnecting.
 
 // The flush runs as a reaction of this settled promise: a plain microtask. queueMicrotask()
 // would wrap each flush in an AsyncResource (an async id, the init hooks, a bound function),
@@ -89,29 +74,13 @@ export interface SessionOptions {
   readonly bodyDecoders?: DecoderOptions['bodyDecoders'];
 }
 
-/** Writes a packet of its own into the outbox (see `Session.sendFrame`). */
-export interface FrameWriter {
-  /** Writes the packet, header and body, into `target` from `at`: exactly the size announced. */
-  writeFrame(target: Buffer, at: number): void;
-}
-
 export class Session {
   readonly #options: SessionOptions;
   readonly #fifo = new Queue<Pending>();
   #decoder: PacketDecoder;
   #socket: net.Socket | undefined;
-  /** The frame queued alone: most flushes write one frame, and then no array is made. */
-  #single: Buffer | undefined;
-  /** The frames queued when there are several. */
-  #outbox: Buffer[] = [];
-  #outboxBytes = 0;
-  /**
-   * The outbox slab (see SLAB_SIZE): `[#slabStart, #slabEnd)` is queued, after `#single` and
-   * `#outbox`. Made on the first packet sent.
-   */
-  #slab: Buffer | undefined;
-  #slabStart = 0;
-  #slabEnd = 0;
+  /** What the next flush writes. */
+  readonly #outbox: Outbox;
   /** Requests at the back of the FIFO not written yet. */
   #unwritten = 0;
   readonly #encodeOptions: { readonly maxPacketSize: number };
@@ -131,6 +100,7 @@ export class Session {
   constructor(options: SessionOptions) {
     this.#options = options;
     this.#encodeOptions = { maxPacketSize: options.maxPacketSize };
+    this.#outbox = new Outbox(this.#encodeOptions);
     this.#decoder = this.#newDecoder();
   }
 
@@ -154,43 +124,14 @@ export class Session {
    * @throws InvalidArgumentError when the packet cannot be encoded; nothing is queued then.
    */
   send(packet: PacketInit): void {
-    let slab = this.#slab;
-    let end = -1;
-    if (slab !== undefined)
-      end = encodePacketInto(packet, slab, this.#slabEnd, this.#encodeOptions);
-    if (end < 0 && (slab === undefined || slab.length - this.#slabEnd < SLAB_MIN_ROOM)) {
-      // No slab yet, or little room left in it: a new one.
-      this.#cut();
-      slab = this.#newSlab();
-      end = encodePacketInto(packet, slab, 0, this.#encodeOptions);
-    }
-    if (end < 0) {
-      // Too large for a slab: a buffer of its own (and its payload uncopied, if large).
-      this.enqueue(this.encode(packet), packet.type);
-      return;
-    }
-    this.#slabEnd = end;
+    this.#outbox.encode(packet);
     if (isRefusable(packet.type)) this.#refusableTail++;
     this.#scheduleFlush();
   }
 
   /** Queues a packet of `size` bytes that `writer` writes itself (no reply expected). */
   sendFrame(type: PacketType, size: number, writer: FrameWriter): void {
-    let slab = this.#slab;
-    let at = this.#slabEnd;
-    if (slab === undefined || at + size > slab.length) {
-      this.#cut();
-      if (size > SLAB_SIZE - SLAB_MIN_ROOM) {
-        const frame = Buffer.allocUnsafe(size);
-        writer.writeFrame(frame, 0);
-        this.enqueue([frame], type);
-        return;
-      }
-      slab = this.#newSlab();
-      at = 0;
-    }
-    writer.writeFrame(slab, at);
-    this.#slabEnd = at + size;
+    this.#outbox.frame(size, writer);
     if (isRefusable(type)) this.#refusableTail++;
     this.#scheduleFlush();
   }
@@ -216,30 +157,7 @@ export class Session {
    */
   enqueue(parts: readonly Buffer[], type?: PacketType): void {
     if (type !== undefined && isRefusable(type)) this.#refusableTail++;
-    for (const part of parts) {
-      const slabEnd = this.#slabEnd;
-      if (slabEnd !== this.#slabStart) {
-        // Behind packets in the slab: a small frame is copied after them, a large one cut after.
-        const slab = this.#slab as Buffer;
-        const length = part.length;
-        if (length <= SLAB_COPY_LIMIT && slabEnd + length <= slab.length) {
-          slab.set(part, slabEnd);
-          this.#slabEnd = slabEnd + length;
-          continue;
-        }
-        this.#cut();
-      }
-      if (this.#single === undefined && this.#outbox.length === 0) {
-        this.#single = part;
-      } else {
-        if (this.#single !== undefined) {
-          this.#outbox.push(this.#single);
-          this.#single = undefined;
-        }
-        this.#outbox.push(part);
-      }
-      this.#outboxBytes += part.length;
-    }
+    this.#outbox.enqueue(parts);
     this.#scheduleFlush();
   }
 
@@ -250,29 +168,6 @@ export class Session {
       this.#flushScheduled = true;
       void SETTLED.then(this.#flushTask);
     }
-  }
-
-  /** Moves the slab's queued bytes to the outbox, behind what is there. */
-  #cut(): void {
-    const start = this.#slabStart;
-    const end = this.#slabEnd;
-    if (end === start) return;
-    if (this.#single !== undefined) {
-      this.#outbox.push(this.#single);
-      this.#single = undefined;
-    }
-    this.#outbox.push((this.#slab as Buffer).subarray(start, end));
-    this.#outboxBytes += end - start;
-    this.#slabStart = end;
-  }
-
-  /** A fresh slab, nothing queued in it. */
-  #newSlab(): Buffer {
-    const slab = Buffer.allocUnsafe(SLAB_SIZE);
-    this.#slab = slab;
-    this.#slabStart = 0;
-    this.#slabEnd = 0;
-    return slab;
   }
 
   /**
@@ -311,42 +206,7 @@ export class Session {
   flush(): void {
     const socket = this.#socket;
     if (socket === undefined) return;
-    const slabStart = this.#slabStart;
-    const slabEnd = this.#slabEnd;
-    if (slabEnd !== slabStart) {
-      if (this.#single === undefined && this.#outbox.length === 0) {
-        // Only the slab's bytes: one view of them, the usual case of a worker.
-        const slab = this.#slab as Buffer;
-        this.#slabStart = slabEnd;
-        if (slab.length - slabEnd < SLAB_MIN_ROOM) this.#slab = undefined;
-        socket.write(slab.subarray(slabStart, slabEnd));
-        this.#written();
-        return;
-      }
-      this.#cut();
-    }
-    const single = this.#single;
-    if (single !== undefined) {
-      this.#single = undefined;
-      this.#outboxBytes = 0;
-      socket.write(single);
-    } else {
-      const outbox = this.#outbox;
-      if (outbox.length === 0) return;
-      const bytes = this.#outboxBytes;
-      this.#outbox = [];
-      this.#outboxBytes = 0;
-      if (bytes <= JOIN_LIMIT) {
-        // Small frames: one copy into one buffer is cheaper than a corked writev of many.
-        socket.write(Buffer.concat(outbox, bytes));
-      } else {
-        // Large payloads stay uncopied (encodePacketParts): one writev of the whole batch.
-        socket.cork();
-        for (const chunk of outbox) socket.write(chunk);
-        socket.uncork();
-      }
-    }
-    this.#written();
+    if (this.#outbox.writeTo(socket)) this.#written();
   }
 
   /** The requests just written: their reply deadlines start now. */
@@ -400,10 +260,7 @@ export class Session {
    */
   end(reason: (pending: Pending) => GearmanError): void {
     this.#socket = undefined;
-    this.#single = undefined;
-    this.#outbox = [];
-    this.#outboxBytes = 0;
-    this.#slabStart = this.#slabEnd;
+    this.#outbox.clear();
     this.#unwritten = 0;
     this.#refusableTail = 0;
     for (const pending of this.#fifo.drain()) pending.handler.onError(reason(pending));

@@ -1,13 +1,20 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import tls from 'node:tls';
-import { ConnectionError, type GearmanError, isGearmanError } from '@gearmanode/protocol';
+import {
+  ClosedError,
+  ConnectionError,
+  type GearmanError,
+  isGearmanError,
+  TimeoutError,
+} from '@gearmanode/protocol';
 import type { Options as RetryOptions } from 'p-retry';
 import type { ServerAddress } from '../address.js';
 import type { ReconnectOptions, ResolvedConnectionTuning } from './options.js';
 
-// The socket half of a connection: opening a plain or TLS socket, reading from it without
-// copies, and the backoff between attempts. It knows nothing of packets or requests.
+// The socket half of a connection: opening a plain or TLS socket, one connect attempt within its
+// timeout, reading from the socket without copies, and the backoff between attempts. It knows
+// nothing of packets or requests.
 
 // Plain sockets read into a slab of this size, starting a new one when less than MIN_READ is
 // left, and straight into a packet's body while at least READ_IN_PLACE bytes of it are missing.
@@ -126,6 +133,66 @@ export function connectError(server: string, error: Error, usesTls: boolean): Ge
     { maybeRan: false, server },
     { cause: error },
   );
+}
+
+/** What one connect attempt asks of the connection that makes it. */
+export interface AttemptHooks {
+  /** Whether the connection was closed meanwhile: the attempt then fails. */
+  isClosed(): boolean;
+  /** The socket is connected: write the handshake, and call `ready` once the server answers. */
+  handshake(socket: net.Socket, fail: (error: Error) => void, ready: () => void): void;
+  /** The handshake is answered: take the socket into use (before the attempt resolves). */
+  ready(socket: net.Socket): void;
+}
+
+/**
+ * One connect attempt: resolves once the socket is connected and the server has answered the
+ * handshake. A TCP accept alone proves little (a proxy or a NAT that drops the link accepts
+ * too), and requests queued meanwhile must stay unwritten, so that they can fail over with
+ * `maybeRan: false` if the attempt fails. `connectTimeout` covers all of it.
+ */
+export function connectAttempt(
+  server: string,
+  address: ServerAddress,
+  tuning: ResolvedConnectionTuning,
+  sink: SocketSink,
+  hooks: AttemptHooks,
+): Promise<void> {
+  const { connectTimeout, tls } = tuning;
+  return new Promise<void>((resolve, reject) => {
+    const socket = createSocket(address, tuning, sink);
+    let settled = false;
+    const fail = (error: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      reject(connectError(server, error, tls !== false));
+    };
+    const closedEarly = (): void => {
+      fail(new Error('the server closed the connection during the handshake'));
+    };
+    const timer = setTimeout(() => {
+      fail(new TimeoutError(`connecting to ${server} took over ${connectTimeout} ms`));
+    }, connectTimeout);
+    socket.once('error', fail);
+    socket.once('close', closedEarly);
+    socket.once(connectEvent(tuning), () => {
+      if (hooks.isClosed()) {
+        fail(new ClosedError('connection is closed'));
+        return;
+      }
+      hooks.handshake(socket, fail, () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.off('error', fail);
+        socket.off('close', closedEarly);
+        hooks.ready(socket);
+        resolve();
+      });
+    });
+  });
 }
 
 // Certificate checks that fail once fail every time: retrying only hides the cause.
