@@ -15,7 +15,6 @@ export {
   type DecoderOptions,
   PacketDecoder,
   type PacketHandler,
-  type PayloadPartsHandler,
 } from './decoder.js';
 export {
   type EncodeOptions,
@@ -72,6 +71,7 @@ export {
   type PacketType,
   packetName,
 } from './packet-types.js';
+export type { PayloadPartsHandler } from './payload-parts.js';
 export {
   isSubmitType,
   REPLY_TYPES,

@@ -6,13 +6,7 @@ import {
   formatAddress,
   parseServers,
 } from '@gearmanode/core';
-import {
-  ClosedError,
-  type GearmanError,
-  InvalidArgumentError,
-  type Packet,
-} from '@gearmanode/protocol';
-import { RawAssignment } from './assignment.js';
+import { ClosedError, InvalidArgumentError, type Packet } from '@gearmanode/protocol';
 import {
   type Consumer,
   type ConsumerHost,
@@ -23,18 +17,19 @@ import {
 } from './consumers.js';
 import { newCounters } from './counters.js';
 import { WorkerClosingError } from './errors.js';
-import { isAssignment, jobPayload, reducerOf, uniqueOf } from './grab-replies.js';
+import { isAssignment } from './grab-replies.js';
 import { GrabScheduler } from './grab-scheduler.js';
 import { HeldJobs } from './held-jobs.js';
-import { type Job, JobImpl } from './job.js';
+import type { Job } from './job.js';
 import { Lifecycle } from './lifecycle.js';
+import { assignedJob, takeGrabError, takeLinkPacket } from './link-replies.js';
 import {
   type ResolvedWorkerOptions,
   registerArgs,
   resolveOptions,
   type WorkerOptions,
 } from './options.js';
-import { type GrabPacket, type LinkHost, ServerLink } from './server-link.js';
+import { type LinkHost, ServerLink } from './server-link.js';
 import type {
   CloseOptions,
   JobHandler,
@@ -116,10 +111,14 @@ class GearmanWorker implements Worker {
     };
 
     const host: LinkHost = {
-      onPacket: (link, packet) => this.#onPacket(link, packet),
+      onPacket: (link, packet) => {
+        if (takeLinkPacket(link, packet, this.#counters, this.#events)) this.#pump();
+      },
       onEvent: (link, event) => this.#onEvent(link, event),
       onGrabReply: (link, packet) => this.#onGrabReply(link, packet),
-      onGrabError: (link, error, packet) => this.#onGrabError(link, error, packet),
+      onGrabError: (link, error, packet) => {
+        if (takeGrabError(link, error, packet, this.#events)) this.#pump();
+      },
     };
     const seen = new Set<string>();
     for (const address of parseServers(options.servers)) {
@@ -304,33 +303,6 @@ class GearmanWorker implements Worker {
     }
   }
 
-  #onPacket(link: ServerLink, packet: Packet): void {
-    if (packet.type === 'NOOP') {
-      if (link.loop.noop(performance.now())) this.#pump();
-    } else if (packet.type === 'ERROR') {
-      // Only ERRORs that answer a report arrive here (the connection matches the rest to their
-      // requests). JOB_NOT_FOUND answers a report for a job the server took back (a server-side
-      // timeout, or a CANT_DO). Expected and harmless: the job runs elsewhere (protocol.md
-      // section 12).
-      if (packet.code === 'JOB_NOT_FOUND') {
-        this.#counters.jobNotFound++;
-        return;
-      }
-      // Any other refusal (Gearman::Server: `server_error` for WORK_DATA and WORK_WARNING, which
-      // it does not know; `not_worker` for a report of a job this socket does not hold) costs
-      // that report only: the job and the socket go on.
-      this.#counters.reportRefused++;
-      this.#events.push({
-        type: 'report-refused',
-        server: link.server,
-        code: packet.code,
-        message: packet.message,
-      });
-    }
-    // Anything else (WORK_* relayed to clients) cannot be meant for a connection that submits
-    // nothing; ignore it.
-  }
-
   #onGrabReply(link: ServerLink, packet: Packet): void {
     if (!isAssignment(packet)) {
       this.#counters.noJobs++;
@@ -347,36 +319,7 @@ class GearmanWorker implements Worker {
       return;
     }
     const name = packet.functionName;
-    // Mostly a RawAssignment (assignment.ts): its handle and unique stay bytes, its payload is
-    // copied already.
-    const raw = packet instanceof RawAssignment ? packet : undefined;
-    const job =
-      raw !== undefined
-        ? new JobImpl(
-            this.#jobs,
-            link,
-            link.server,
-            link.connection.generation,
-            this.#timeoutOf(name),
-            name,
-            undefined,
-            undefined,
-            '',
-            raw.payload,
-            raw,
-          )
-        : new JobImpl(
-            this.#jobs,
-            link,
-            link.server,
-            link.connection.generation,
-            this.#timeoutOf(name),
-            name,
-            packet.handle,
-            uniqueOf(packet),
-            reducerOf(packet),
-            jobPayload(packet.payload),
-          );
+    const job = assignedJob(this.#jobs, link, name, this.#timeoutOf(name), packet);
     this.#jobs.hold(job, this.#consumer);
     this.#pump();
   }
@@ -391,25 +334,6 @@ class GearmanWorker implements Worker {
       this.#lastName = name;
     }
     return this.#lastTimeout;
-  }
-
-  #onGrabError(link: ServerLink, error: GearmanError, packet: GrabPacket): void {
-    const now = performance.now();
-    if (error.code !== 'ERR_SERVER') {
-      // The socket went away; the disconnect event follows and resets the loop.
-      link.loop.grabFailed(now);
-      return;
-    }
-    // The server does not know this GRAB: grab again at once with a simpler one if there is
-    // one, else treat the refusal as NO_JOB, so that the loop sleeps and polls, not spins.
-    const fallback = link.refused(packet);
-    this.#events.push({ type: 'grab-refused', server: link.server, packet, fallback, error });
-    if (fallback === undefined) {
-      link.noJob();
-    } else {
-      link.loop.grabFailed(now);
-      this.#pump();
-    }
   }
 
   // ---- scheduling ---------------------------------------------------------------------------
