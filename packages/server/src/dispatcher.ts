@@ -4,17 +4,15 @@ import {
   encodePacket,
   isSubmitType,
   MAX_CLIENT_ID_SIZE,
-  MAX_UNIQUE_SIZE,
   type Magic,
   type Packet,
-  type PacketOf,
   SUBMIT_TYPES,
   type SubmitType,
 } from '@gearmanode/protocol';
 import { type AdminTarget, runAdminLine, ServerAdmin } from './admin.js';
 import { EpochScheduler, MAX_DELAY } from './epoch.js';
 import type { GroupCommit } from './group-commit.js';
-import { JobStore, longerThan, type SubmitRequest } from './job-store.js';
+import { JobStore, type SubmitRequest } from './job-store.js';
 import { type Job, type Peer, PRIORITIES } from './model.js';
 import type { ServerLogger } from './options.js';
 import {
@@ -25,10 +23,10 @@ import {
   forwardException,
   forwardResult,
   jobCreated,
-  optionResponse,
   sendParts,
 } from './replies.js';
 import type { StoredJob } from './sqlite-queue.js';
+import { answerOption, answerStatus, answerStatusUnique } from './status-replies.js';
 import { Workers } from './workers.js';
 
 /** The settings the dispatcher uses. */
@@ -186,16 +184,16 @@ export class Dispatcher implements AdminTarget {
         workers.resetAbilities(peer);
         break;
       case 'GET_STATUS':
-        this.#getStatus(peer, beforeNul(packet.handle));
+        answerStatus(this.store, peer, beforeNul(packet.handle));
         break;
       case 'GET_STATUS_UNIQUE':
-        this.#getStatusUnique(peer, beforeNul(packet.unique));
+        answerStatusUnique(this.store, peer, beforeNul(packet.unique));
         break;
       case 'ECHO_REQ':
         sendParts(peer, { type: 'ECHO_RES', payload: packet.payload });
         break;
       case 'OPTION_REQ':
-        this.#option(peer, packet.option);
+        answerOption(peer, packet.option);
         break;
       case 'SET_CLIENT_ID':
         // PROTOCOL section 10: gearmand keeps the first 127 bytes of a client id.
@@ -362,40 +360,6 @@ export class Dispatcher implements AdminTarget {
     return job?.worker === peer ? job : undefined;
   }
 
-  // Status, options (protocol.md 4.4)
-
-  #getStatus(peer: Peer, handle: string): void {
-    const job = this.store.find(handle);
-    peer.send(encodePacket({ type: 'STATUS_RES', handle, ...statusOf(job) }));
-  }
-
-  #getStatusUnique(peer: Peer, unique: string): void {
-    // gearmand 1.1.20 does not answer at all here (section 11, item 8); an ERROR is better.
-    if (longerThan(unique, MAX_UNIQUE_SIZE)) {
-      peer.send(ERRORS.UNIQUE_TOO_LARGE);
-      return;
-    }
-    const job = this.store.findUnique(unique);
-    peer.send(
-      encodePacket({
-        type: 'STATUS_RES_UNIQUE',
-        unique,
-        ...statusOf(job),
-        waitingClients: job?.waiters.length ?? 0,
-      }),
-    );
-  }
-
-  #option(peer: Peer, option: string): void {
-    // PROTOCOL 4.4: `exceptions`, in any case, is the only option; the answer echoes the body.
-    if (option.replace(/\0+$/, '').toLowerCase() !== 'exceptions') {
-      peer.send(ERRORS.UNKNOWN_OPTION);
-      return;
-    }
-    peer.exceptions = true;
-    peer.send(optionResponse(option));
-  }
-
   // Admin
 
   /**
@@ -464,14 +428,4 @@ export class Dispatcher implements AdminTarget {
     }
     this.abortDrain();
   }
-}
-
-/** The fields STATUS_RES and STATUS_RES_UNIQUE share. */
-function statusOf(job: Job | undefined): Omit<PacketOf<'STATUS_RES'>, 'type' | 'handle'> {
-  return {
-    known: job !== undefined,
-    running: job !== undefined && job.worker !== null,
-    numerator: job?.numerator ?? 0,
-    denominator: job?.denominator ?? 0,
-  };
 }
