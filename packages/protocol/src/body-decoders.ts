@@ -94,11 +94,12 @@ let lastNameLength = -1;
 let lastName = '';
 
 /**
- * Decodes the function name in `buf[from, to)`. A worker is handed the same few names again and
- * again: when the bytes are the last name's, that string is returned again, without a call into
- * the runtime to decode them or a new string to hash later.
+ * Decodes the function name in `buf[from, to)` (UTF-8). A worker is handed the same few names
+ * again and again: when the bytes are the last name's, that string is returned again, without a
+ * call into the runtime to decode them or a new string to hash later. For decoders of one's own
+ * (`bodyDecoders`), which then share the protocol decoders' memory of the last name.
  */
-function decodeFunctionName(buf: Buffer, from: number, to: number): string {
+export function decodeFunctionName(buf: Buffer, from: number, to: number): string {
   const length = to - from;
   if (length === lastNameLength) {
     let i = 0;

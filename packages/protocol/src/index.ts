@@ -3,7 +3,7 @@
 /// <reference types="node" preserve="true" />
 export * from './admin.js';
 export { parseDecimal } from './body.js';
-export { type BodyDecoder, parseBody } from './body-decoders.js';
+export { type BodyDecoder, decodeFunctionName, parseBody } from './body-decoders.js';
 export {
   checkClientId,
   checkFunctionName,

@@ -3,6 +3,7 @@ import { buildBodyDecoders } from '../src/body-decoders.js';
 import { buildBodyEncoders, type Tail } from '../src/body-encoders.js';
 import { HEADER_SIZE } from '../src/header.js';
 import {
+  decodeFunctionName,
   InvalidArgumentError,
   PACKET_TYPES,
   type PacketInit,
@@ -157,5 +158,20 @@ describe('generated and generic codecs', () => {
     );
     expect(errors[0]).toMatchObject({ code: 'ERR_PROTOCOL', reason: 'TOO_FEW_FIELDS' });
     expect((errors[0] as Error).message).toBe((errors[1] as Error).message);
+  });
+});
+
+describe('decodeFunctionName', () => {
+  test('decodes UTF-8, and gives the last string again when the same bytes come again', () => {
+    const body = Buffer.from('xxrésizé\0thumb\0résizé');
+    const first = decodeFunctionName(body, 2, 10);
+    expect(first).toBe('résizé');
+    const other = decodeFunctionName(body, 11, 16);
+    expect(other).toBe('thumb');
+    const again = decodeFunctionName(body, 17, body.length);
+    expect(again).toBe('résizé');
+    // Same length, different bytes: not the remembered name.
+    expect(decodeFunctionName(Buffer.from('thumc'), 0, 5)).toBe('thumc');
+    expect(decodeFunctionName(Buffer.from(''), 0, 0)).toBe('');
   });
 });

@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import type { FrameWriter } from '@gearmanode/core';
 import {
   type BodyDecoder,
+  decodeFunctionName,
   HEADER_SIZE,
   PACKET_TYPES,
   type Packet,
@@ -19,14 +20,9 @@ import { jobPayload } from './grab-replies.js';
 const POOL_SIZE = 8 * 1024;
 /** Fields longer than this (a malformed or unusual body) are decoded as strings at once. */
 const MAX_KEPT = 128;
-/** The longest function name remembered, as in the protocol's decoders. */
-const MAX_NAME = 64;
 
 let pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolUsed = 0;
-const lastNameBytes = Buffer.alloc(MAX_NAME);
-let lastNameLength = -1;
-let lastName = '';
 
 /**
  * A JOB_ASSIGN or JOB_ASSIGN_UNIQ with its handle and unique kept as bytes (`handle` and
@@ -88,22 +84,6 @@ function nulBefore(buf: Buffer, from: number, limit: number): number {
   return -1;
 }
 
-function functionName(buf: Buffer, from: number, to: number): string {
-  const length = to - from;
-  if (length === lastNameLength) {
-    let i = 0;
-    while (i < length && buf[from + i] === lastNameBytes[i]) i++;
-    if (i === length) return lastName;
-  }
-  const name = buf.toString('utf8', from, to);
-  if (length <= MAX_NAME) {
-    buf.copy(lastNameBytes, 0, from, to);
-    lastNameLength = length;
-    lastName = name;
-  }
-  return name;
-}
-
 function decodeAssignment(
   type: 'JOB_ASSIGN' | 'JOB_ASSIGN_UNIQ',
   buf: Buffer,
@@ -135,7 +115,7 @@ function decodeAssignment(
   const handleAt = at;
   for (let i = uniqueStart; i < uniqueEnd; i++) bytes[at++] = buf[i] as number;
   poolUsed = at;
-  const name = nameEnd === nameStart ? '' : functionName(buf, nameStart, nameEnd);
+  const name = nameEnd === nameStart ? '' : decodeFunctionName(buf, nameStart, nameEnd);
   const payload = ownedPayload(buf, uniqueEnd + 1, end);
   const raw = new RawAssignment(type, name, payload, bytes, handleStart, handleAt, at);
   // Read through the Packet type like any assignment: `handle` and `unique` are getters.

@@ -20,35 +20,22 @@ export function assignedJob(
   timeout: number,
   packet: Assignment,
 ): JobImpl {
-  // Mostly a RawAssignment (assignment.ts): its handle and unique stay bytes, its payload is
-  // copied already.
+  // Mostly a RawAssignment (assignment.ts): its handle and unique stay bytes (the job makes
+  // the strings on first read), and its payload is copied already.
   const raw = packet instanceof RawAssignment ? packet : undefined;
-  return raw !== undefined
-    ? new JobImpl(
-        jobs,
-        link,
-        link.server,
-        link.connection.generation,
-        timeout,
-        name,
-        undefined,
-        undefined,
-        '',
-        raw.payload,
-        raw,
-      )
-    : new JobImpl(
-        jobs,
-        link,
-        link.server,
-        link.connection.generation,
-        timeout,
-        name,
-        packet.handle,
-        uniqueOf(packet),
-        reducerOf(packet),
-        jobPayload(packet.payload),
-      );
+  return new JobImpl(
+    jobs,
+    link,
+    link.server,
+    link.connection.generation,
+    timeout,
+    name,
+    raw === undefined ? packet.handle : undefined,
+    raw === undefined ? uniqueOf(packet) : undefined,
+    raw === undefined ? reducerOf(packet) : '',
+    raw === undefined ? jobPayload(packet.payload) : raw.payload,
+    raw,
+  );
 }
 
 /**
