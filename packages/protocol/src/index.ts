@@ -45,6 +45,7 @@ export {
   HEADER_SIZE,
   MAGIC_REQ,
   MAGIC_RES,
+  writeHeader,
 } from './header.js';
 export {
   COPY_THRESHOLD,

@@ -4,10 +4,12 @@ import { buildBodyEncoders, type Tail } from '../src/body-encoders.js';
 import { HEADER_SIZE } from '../src/header.js';
 import {
   decodeFunctionName,
+  encodePacket,
   InvalidArgumentError,
   PACKET_TYPES,
   type PacketInit,
   type PacketType,
+  writeHeader,
 } from '../src/index.js';
 import { fixtures } from './fixtures.js';
 import { thrown } from './helpers.js';
@@ -173,5 +175,25 @@ describe('decodeFunctionName', () => {
     // Same length, different bytes: not the remembered name.
     expect(decodeFunctionName(Buffer.from('thumc'), 0, 5)).toBe('thumc');
     expect(decodeFunctionName(Buffer.from(''), 0, 0)).toBe('');
+  });
+});
+
+describe('writeHeader', () => {
+  test("writes the encoder's header, under either magic, at any offset", () => {
+    const packets: [PacketInit, 'REQ' | 'RES'][] = [
+      [{ type: 'WORK_COMPLETE', handle: 'H:host:1', payload: Buffer.alloc(300, 1) }, 'REQ'],
+      [
+        { type: 'JOB_ASSIGN_UNIQ', handle: 'H:x:2', functionName: 'f', unique: 'u', payload: 'p' },
+        'RES',
+      ],
+      [{ type: 'NOOP' }, 'RES'],
+    ];
+    for (const [packet, magic] of packets) {
+      const encoded = encodePacket(packet, { magic });
+      const target = Buffer.alloc(HEADER_SIZE + 5, 0xff);
+      writeHeader(target, 5, magic, PACKET_TYPES[packet.type].number, encoded.length - HEADER_SIZE);
+      expect(target.subarray(5)).toEqual(encoded.subarray(0, HEADER_SIZE));
+      expect(target.subarray(0, 5)).toEqual(Buffer.alloc(5, 0xff));
+    }
   });
 });

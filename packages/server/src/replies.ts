@@ -4,10 +4,10 @@ import {
   encodePacket,
   encodePacketParts,
   HEADER_SIZE,
-  MAGIC_RES,
   PACKET_TYPES,
   type PacketInit,
   type PacketOf,
+  writeHeader,
 } from '@gearmanode/protocol';
 import type { Job, Peer } from './model.js';
 
@@ -45,9 +45,7 @@ export const ERRORS = {
 export function optionResponse(option: string): Buffer {
   const body = Buffer.from(option, 'utf8');
   const frame = Buffer.allocUnsafe(HEADER_SIZE + body.length);
-  frame.writeUInt32BE(MAGIC_RES, 0);
-  frame.writeUInt32BE(PACKET_TYPES.OPTION_RES.number, 4);
-  frame.writeUInt32BE(body.length, 8);
+  writeHeader(frame, 0, 'RES', PACKET_TYPES.OPTION_RES.number, body.length);
   body.copy(frame, HEADER_SIZE);
   return frame;
 }
@@ -85,25 +83,6 @@ const JOB_ASSIGN = PACKET_TYPES.JOB_ASSIGN.number;
 const JOB_ASSIGN_UNIQ = PACKET_TYPES.JOB_ASSIGN_UNIQ.number;
 
 /**
- * A response's header under the RES magic, written byte by byte (`writeUInt32BE` checks its
- * arguments on every call).
- */
-function writeHeader(frame: Buffer, type: number, size: number): void {
-  frame[0] = 0;
-  frame[1] = 0x52;
-  frame[2] = 0x45;
-  frame[3] = 0x53;
-  frame[4] = 0;
-  frame[5] = 0;
-  frame[6] = 0;
-  frame[7] = type;
-  frame[8] = size >>> 24;
-  frame[9] = (size >>> 16) & 0xff;
-  frame[10] = (size >>> 8) & 0xff;
-  frame[11] = size & 0xff;
-}
-
-/**
  * Writes `text` at `offset` when it is ASCII (each UTF-16 unit one byte), as handles with the
  * default prefix are; false, with the bytes written so far to be thrown away, when it is not.
  */
@@ -120,7 +99,7 @@ function writeAscii(frame: Buffer, offset: number, text: string): boolean {
 export function jobCreated(handle: string): Buffer {
   const size = handle.length;
   const frame = Buffer.allocUnsafe(HEADER_SIZE + size);
-  writeHeader(frame, JOB_CREATED, size);
+  writeHeader(frame, 0, 'RES', JOB_CREATED, size);
   if (writeAscii(frame, HEADER_SIZE, handle)) return frame;
   return encodePacket({ type: 'JOB_CREATED', handle });
 }
@@ -142,7 +121,7 @@ export function jobAssign(handle: string, wire: Buffer, unique: boolean): Buffer
   const fieldsAt = HEADER_SIZE + handle.length + 1;
   const size = handle.length + 1 + wire.length - (cutEnd - cutStart);
   const frame = Buffer.allocUnsafe(HEADER_SIZE + size);
-  writeHeader(frame, unique ? JOB_ASSIGN_UNIQ : JOB_ASSIGN, size);
+  writeHeader(frame, 0, 'RES', unique ? JOB_ASSIGN_UNIQ : JOB_ASSIGN, size);
   if (!writeAscii(frame, HEADER_SIZE, handle)) return undefined;
   frame[fieldsAt - 1] = 0;
   if (unique) frame.set(wire, fieldsAt);
@@ -205,9 +184,7 @@ export function forwardResult(
 /** A result's header under the RES magic, followed by `body[start..end)` copied. */
 function resultHead(type: number, size: number, body: Buffer, start: number, end: number): Buffer {
   const head = Buffer.allocUnsafe(HEADER_SIZE + end - start);
-  head.writeUInt32BE(MAGIC_RES, 0);
-  head.writeUInt32BE(type, 4);
-  head.writeUInt32BE(size, 8);
+  writeHeader(head, 0, 'RES', type, size);
   body.copy(head, HEADER_SIZE, start, end);
   return head;
 }

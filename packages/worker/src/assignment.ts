@@ -7,6 +7,7 @@ import {
   PACKET_TYPES,
   type Packet,
   parseBody,
+  writeHeader,
 } from '@gearmanode/protocol';
 import { jobPayload } from './grab-replies.js';
 
@@ -149,18 +150,7 @@ export class CompleteWriter implements FrameWriter {
     const bytes = raw.bytes;
     const handleEnd = raw.handleEnd;
     const size = handleEnd - raw.handleStart + 1 + result.byteLength;
-    target[at] = 0;
-    target[at + 1] = 0x52; // R
-    target[at + 2] = 0x45; // E
-    target[at + 3] = 0x51; // Q
-    target[at + 4] = 0;
-    target[at + 5] = 0;
-    target[at + 6] = 0;
-    target[at + 7] = WORK_COMPLETE;
-    target[at + 8] = size >>> 24;
-    target[at + 9] = (size >>> 16) & 0xff;
-    target[at + 10] = (size >>> 8) & 0xff;
-    target[at + 11] = size & 0xff;
+    writeHeader(target, at, 'REQ', WORK_COMPLETE, size);
     let offset = at + HEADER_SIZE;
     for (let i = raw.handleStart; i < handleEnd; i++) target[offset++] = bytes[i] as number;
     target[offset++] = 0;
