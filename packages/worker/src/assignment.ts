@@ -85,36 +85,57 @@ function nulBefore(buf: Buffer, from: number, limit: number): number {
   return -1;
 }
 
+// Where `keepField` left off: the pool offset after the field's bytes. A module variable rather
+// than a returned pair, which would be an object per field.
+let keptEnd = 0;
+
+/**
+ * Copies the field at `buf[from, …)` into `bytes` at `at` while looking for its NUL, up to
+ * `limit`: one pass over the field rather than a search and then a copy. Returns the NUL's
+ * offset (-1 if none), and leaves the pool offset after the copy in `keptEnd`.
+ */
+function keepField(buf: Buffer, from: number, limit: number, bytes: Buffer, at: number): number {
+  let i = from;
+  let to = at;
+  for (; i < limit; i++) {
+    const byte = buf[i] as number;
+    if (byte === 0) {
+      keptEnd = to;
+      return i;
+    }
+    bytes[to++] = byte;
+  }
+  return -1;
+}
+
 function decodeAssignment(
   type: 'JOB_ASSIGN' | 'JOB_ASSIGN_UNIQ',
   buf: Buffer,
   start: number,
   end: number,
 ): Packet {
-  const handleEnd = nulBefore(buf, start, Math.min(end, start + MAX_KEPT));
-  const nameStart = handleEnd + 1;
-  const nameEnd =
-    handleEnd < 0 ? -1 : nulBefore(buf, nameStart, Math.min(end, nameStart + MAX_KEPT));
-  let uniqueStart = nameEnd;
-  let uniqueEnd = nameEnd;
-  if (type === 'JOB_ASSIGN_UNIQ' && nameEnd >= 0) {
-    uniqueStart = nameEnd + 1;
-    uniqueEnd = nulBefore(buf, uniqueStart, Math.min(end, uniqueStart + MAX_KEPT));
-  }
-  // Anything unusual (a field missing, or longer than kept) goes the protocol's way: the same
-  // packet with strings, or the same ProtocolError.
-  if (uniqueEnd < 0) return parseBody(type, buf, start, end);
-  const kept = handleEnd - start + (uniqueEnd - uniqueStart);
-  if (poolUsed + kept > POOL_SIZE) {
+  // Room for the longest handle and unique kept, so that both are copied as they are found.
+  if (poolUsed + 2 * MAX_KEPT > POOL_SIZE) {
     pool = Buffer.allocUnsafe(POOL_SIZE);
     poolUsed = 0;
   }
   const bytes = pool;
-  let at = poolUsed;
-  const handleStart = at;
-  for (let i = start; i < handleEnd; i++) bytes[at++] = buf[i] as number;
-  const handleAt = at;
-  for (let i = uniqueStart; i < uniqueEnd; i++) bytes[at++] = buf[i] as number;
+  const handleStart = poolUsed;
+  const handleEnd = keepField(buf, start, Math.min(end, start + MAX_KEPT), bytes, handleStart);
+  const handleAt = keptEnd;
+  const nameStart = handleEnd + 1;
+  const nameEnd =
+    handleEnd < 0 ? -1 : nulBefore(buf, nameStart, Math.min(end, nameStart + MAX_KEPT));
+  let uniqueEnd = nameEnd;
+  let at = handleAt;
+  if (type === 'JOB_ASSIGN_UNIQ' && nameEnd >= 0) {
+    const uniqueStart = nameEnd + 1;
+    uniqueEnd = keepField(buf, uniqueStart, Math.min(end, uniqueStart + MAX_KEPT), bytes, at);
+    at = keptEnd;
+  }
+  // Anything unusual (a field missing, or longer than kept) goes the protocol's way: the same
+  // packet with strings, or the same ProtocolError. What was copied is left behind unused.
+  if (uniqueEnd < 0) return parseBody(type, buf, start, end);
   poolUsed = at;
   const name = nameEnd === nameStart ? '' : decodeFunctionName(buf, nameStart, nameEnd);
   const payload = ownedPayload(buf, uniqueEnd + 1, end);
