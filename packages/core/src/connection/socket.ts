@@ -44,14 +44,14 @@ class SlabReader {
   #base = 0;
   #used = 0;
   /** The view of the slab's free tail last handed to the socket, if that was the last read. */
-  #view: Buffer | undefined;
+  #view: Uint8Array | undefined;
   readonly #sink: SocketSink;
 
   constructor(sink: SocketSink) {
     this.#sink = sink;
   }
 
-  readonly buffer = (): Buffer => {
+  readonly buffer = (): Uint8Array => {
     const target = this.#sink.readTarget();
     if (target !== undefined) {
       this.#view = undefined;
@@ -63,7 +63,10 @@ class SlabReader {
       this.#base = this.#slab.byteOffset;
       this.#used = 0;
     }
-    const view = this.#slab.subarray(this.#used);
+    // A plain view of the free tail, made from the memory read once per slab: the socket only
+    // reads into it, and `subarray` would read the slab's `buffer` (a call into the runtime)
+    // and build a Buffer on every read.
+    const view = new Uint8Array(this.#memory, this.#base + this.#used, SLAB_SIZE - this.#used);
     this.#view = view;
     return view;
   };
