@@ -38,7 +38,7 @@ function recorder(target?: () => Buffer | undefined) {
   const chunks: Buffer[] = [];
   const sink: SocketSink = {
     readTarget: () => target?.(),
-    onData: (chunk) => chunks.push(chunk),
+    onData: (chunk, end) => chunks.push(end === undefined ? chunk : chunk.subarray(0, end)),
   };
   const bytes = () => Buffer.concat(chunks).length;
   return { sink, chunks, bytes };

@@ -167,14 +167,24 @@ export class PacketDecoder {
   }
 
   /**
-   * Decodes what `chunk` completes and keeps the rest.
+   * Decodes what `chunk` completes and keeps the rest. With `end`, only `chunk`'s first `end`
+   * bytes are data (a read buffer that the socket filled in part): they are decoded as
+   * `chunk.subarray(0, end)` would be, without making that view.
    * @throws ProtocolError (`ERR_PROTOCOL`): bad magic, unknown type, size over the limit, a body
    *   with too few fields, an over-long text line; or whatever `onPacket` threw.
    */
-  push(chunk: Buffer): void {
+  push(chunk: Buffer, end?: number): void {
     if (this.#failure !== undefined) throw this.#failure;
+    let length = chunk.length;
+    if (end !== undefined && end < length) {
+      // Only the fast path of whole packets takes the bound; the rest gets an exact view.
+      if (this.#headerFilled > 0 || this.#lineParts !== undefined || this.#onText !== undefined) {
+        chunk = chunk.subarray(0, end);
+      }
+      length = end;
+    }
     try {
-      this.#consume(chunk);
+      this.#consume(chunk, length);
     } catch (error) {
       this.#failure = error;
       this.#drop();
@@ -222,8 +232,8 @@ export class PacketDecoder {
     this.#lineSize = 0;
   }
 
-  #consume(chunk: Buffer): void {
-    const length = chunk.length;
+  /** Decodes `chunk`'s first `length` bytes (all of them, unless the fast path applies). */
+  #consume(chunk: Buffer, length: number): void {
     let offset = 0;
     if (this.#lineParts !== undefined) {
       offset = this.#continueLine(chunk);
@@ -238,7 +248,7 @@ export class PacketDecoder {
         continue;
       }
       if (length - offset < HEADER_SIZE) {
-        this.#startHeader(chunk, offset);
+        this.#startHeader(chunk, offset, length);
         return;
       }
       const size = this.#checkHeader(chunk, offset);
@@ -247,7 +257,7 @@ export class PacketDecoder {
       if (end > length) {
         this.#headerFilled = HEADER_SIZE;
         // A body wholly in the next chunk then stays a view of it, without a concat.
-        if (start < length) this.#parts.push(chunk.subarray(start));
+        if (start < length) this.#parts.push(chunk.subarray(start, length));
         this.#partsSize = length - start;
         return;
       }
@@ -257,8 +267,8 @@ export class PacketDecoder {
   }
 
   /** Copies the first bytes of a header, checking the magic as far as it has come. */
-  #startHeader(chunk: Buffer, offset: number): void {
-    for (let i = offset; i < chunk.length; i++) this.#takeHeaderByte(chunk[i] as number);
+  #startHeader(chunk: Buffer, offset: number, length: number): void {
+    for (let i = offset; i < length; i++) this.#takeHeaderByte(chunk[i] as number);
   }
 
   #takeHeaderByte(byte: number): void {

@@ -115,6 +115,39 @@ describe('zero copy', () => {
     expect(complete.payload.toString()).toBe('Result');
   });
 
+  test('with `end`, decodes only the chunk’s first `end` bytes, as a view of the chunk', () => {
+    const stream = Buffer.concat([
+      encodePacket({ type: 'WORK_COMPLETE', handle: 'H:1', payload: 'result' }, { magic: 'RES' }),
+      encodePacket({ type: 'ECHO_RES', payload: 'pong' }),
+      noop,
+    ]);
+    // Every split point, each part pushed as the head of a read buffer longer than its data,
+    // the rest of it garbage that must never be read.
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const packets: Packet[] = [];
+      const decoder = new PacketDecoder((packet) => packets.push(packet));
+      for (const part of [stream.subarray(0, cut), stream.subarray(cut)]) {
+        const read = Buffer.alloc(part.length + 40, 0xff);
+        part.copy(read);
+        decoder.push(read, part.length);
+      }
+      expect(packets).toEqual([
+        { type: 'WORK_COMPLETE', handle: 'H:1', payload: Buffer.from('result') },
+        { type: 'ECHO_RES', payload: Buffer.from('pong') },
+        { type: 'NOOP' },
+      ]);
+      expect(decoder.bufferedBytes).toBe(0);
+    }
+    // A packet wholly inside the bound stays a view of the pushed buffer.
+    const read = Buffer.alloc(stream.length + 8, 0xff);
+    stream.copy(read);
+    const packets: Packet[] = [];
+    new PacketDecoder((packet) => packets.push(packet)).push(read, stream.length);
+    const first = packets[0];
+    if (first?.type !== 'WORK_COMPLETE') throw new Error('unexpected packet');
+    expect(first.payload.buffer).toBe(read.buffer);
+  });
+
   test('joins a packet split over several chunks once, when its last byte arrives', () => {
     const packet = encodePacket({ type: 'ECHO_RES', payload: 'x'.repeat(100) });
     const concat = vi.spyOn(Buffer, 'concat');

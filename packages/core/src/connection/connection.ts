@@ -222,15 +222,18 @@ export class Connection implements SocketSink {
     return this.#state === 'ready' ? this.#session.readTarget() : undefined;
   }
 
-  /** Bytes from the socket: they feed the session's decoder and count as a sign of life. */
-  onData(chunk: Buffer): void {
+  /**
+   * Bytes from the socket (`chunk`'s first `end`, or all of it): they feed the session's
+   * decoder and count as a sign of life.
+   */
+  onData(chunk: Buffer, end?: number): void {
     this.#received = true;
     if (this.#suspect) {
       this.#suspect = false;
       this.#emit({ type: 'responsive', server: this.server });
     }
     try {
-      this.#session.push(chunk);
+      this.#session.push(chunk, end);
     } catch (error) {
       this.#socket?.destroy(error instanceof Error ? error : new Error(String(error)));
     }

@@ -19,6 +19,8 @@ const SLAB_SIZE = 16 * 1024;
 const SLAB_MIN_ROOM = 1024;
 // A queued frame up to this size is copied behind packets in the slab rather than cut after them.
 const SLAB_COPY_LIMIT = 256;
+// A frame up to this size is copied byte by byte rather than with `set`.
+const SMALL_COPY = 64;
 
 /** Writes a packet of its own into the outbox (see `Session.sendFrame`). */
 export interface FrameWriter {
@@ -39,6 +41,13 @@ export class Outbox {
    * `#frames`. Made on the first packet encoded.
    */
   #slab: Buffer | undefined;
+  /**
+   * The slab's memory and where the slab starts in it, read once per slab: a view of the
+   * queued bytes made from them skips `subarray`, which reads the slab's `buffer` (a call into
+   * the runtime) on every flush.
+   */
+  #slabMemory: ArrayBufferLike | undefined;
+  #slabBase = 0;
   #slabStart = 0;
   #slabEnd = 0;
 
@@ -97,7 +106,10 @@ export class Outbox {
         const slab = this.#slab as Buffer;
         const length = part.length;
         if (length <= SLAB_COPY_LIMIT && slabEnd + length <= slab.length) {
-          slab.set(part, slabEnd);
+          // A GRAB's 12 bytes, say: a loop is cheaper than `set` for so few.
+          if (length <= SMALL_COPY)
+            for (let i = 0; i < length; i++) slab[slabEnd + i] = part[i] as number;
+          else slab.set(part, slabEnd);
           this.#slabEnd = slabEnd + length;
           continue;
         }
@@ -134,6 +146,8 @@ export class Outbox {
   #newSlab(): Buffer {
     const slab = Buffer.allocUnsafe(SLAB_SIZE);
     this.#slab = slab;
+    this.#slabMemory = slab.buffer;
+    this.#slabBase = slab.byteOffset;
     this.#slabStart = 0;
     this.#slabEnd = 0;
     return slab;
@@ -149,7 +163,13 @@ export class Outbox {
         const slab = this.#slab as Buffer;
         this.#slabStart = slabEnd;
         if (slab.length - slabEnd < SLAB_MIN_ROOM) this.#slab = undefined;
-        socket.write(slab.subarray(slabStart, slabEnd));
+        socket.write(
+          Buffer.from(
+            this.#slabMemory as ArrayBufferLike,
+            this.#slabBase + slabStart,
+            slabEnd - slabStart,
+          ),
+        );
         return true;
       }
       this.#cut();

@@ -232,11 +232,14 @@ export class Session {
     return this.#socket === undefined ? undefined : this.#decoder.readTarget(READ_IN_PLACE);
   }
 
-  /** Decodes bytes from the socket. @throws ProtocolError when the stream is out of step. */
-  push(chunk: Buffer): void {
+  /**
+   * Decodes bytes from the socket: `chunk`'s first `end` bytes, or all of it.
+   * @throws ProtocolError when the stream is out of step.
+   */
+  push(chunk: Buffer, end?: number): void {
     this.#decoding = true;
     try {
-      this.#decoder.push(chunk);
+      this.#decoder.push(chunk, end);
     } catch (error) {
       this.#decoding = false;
       this.#flushAfterDecoding(false);

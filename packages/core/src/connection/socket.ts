@@ -26,7 +26,8 @@ export const READ_IN_PLACE = 64 * 1024;
 /** Where a socket's bytes go: `target` may offer a buffer to read into (a packet's body). */
 export interface SocketSink {
   readTarget(): Buffer | undefined;
-  onData(chunk: Buffer): void;
+  /** Bytes read: `chunk`'s first `end` bytes, or all of it. */
+  onData(chunk: Buffer, end?: number): void;
 }
 
 /**
@@ -43,8 +44,13 @@ class SlabReader {
   #memory: ArrayBufferLike = this.#slab.buffer;
   #base = 0;
   #used = 0;
-  /** The view of the slab's free tail last handed to the socket, if that was the last read. */
-  #view: Buffer | undefined;
+  /**
+   * Whether the buffer last handed to the socket is a view of the slab's free tail (not a
+   * packet's body): Node reads into the buffer its last `buffer()` call returned. A flag, not
+   * the view itself: storing a new view in this long-lived object on every read costs a write
+   * barrier.
+   */
+  #slabView = false;
   readonly #sink: SocketSink;
 
   constructor(sink: SocketSink) {
@@ -54,7 +60,7 @@ class SlabReader {
   readonly buffer = (): Buffer => {
     const target = this.#sink.readTarget();
     if (target !== undefined) {
-      this.#view = undefined;
+      this.#slabView = false;
       return target;
     }
     if (this.#slab.length - this.#used < MIN_READ) {
@@ -63,18 +69,20 @@ class SlabReader {
       this.#base = this.#slab.byteOffset;
       this.#used = 0;
     }
-    const view = this.#slab.subarray(this.#used);
-    this.#view = view;
+    // A view of the free tail, made from the memory read once per slab (`subarray` would read
+    // the slab's `buffer`, a call into the runtime, on every read). The read's bytes go to the
+    // decoder as this view and their count, without a second view of just them.
+    const view = Buffer.from(this.#memory, this.#base + this.#used, SLAB_SIZE - this.#used);
+    this.#slabView = true;
     return view;
   };
 
   readonly callback = (bytes: number, buffer: Uint8Array): boolean => {
-    // Node hands back the buffer the last `buffer()` call returned: a slab view is known by
-    // identity, without asking either for its memory.
-    if (buffer === this.#view) {
-      const at = this.#base + this.#used;
+    // Node hands back the buffer the last `buffer()` call returned (and asks for the next one
+    // right after this call): a slab view is known without asking it for its memory.
+    if (this.#slabView) {
       this.#used += bytes;
-      this.#sink.onData(Buffer.from(this.#memory, at, bytes));
+      this.#sink.onData(buffer as Buffer, bytes);
     } else {
       const memory = buffer.buffer;
       if (memory === this.#memory) this.#used += bytes;
