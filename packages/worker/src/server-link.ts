@@ -234,7 +234,7 @@ export class ServerLink {
     const size = completeSize(raw, result);
     // Over maxPacketSize: the encoder's error, exactly (it refuses the packet before anything
     // is queued). A large result: the encoder's way too, which writes it uncopied behind a head.
-    if (size - HEADER_SIZE > this.#options.maxPacketSize || result.byteLength >= COPY_THRESHOLD) {
+    if (size - HEADER_SIZE > this.#options.maxPacketSize || result.length >= COPY_THRESHOLD) {
       return this.report(generation, {
         type: 'WORK_COMPLETE',
         handle: raw.handle,
