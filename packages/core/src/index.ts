@@ -11,6 +11,7 @@ export {
   type ServerAddress,
   type ServerSpec,
 } from './address.js';
+export { copyBytes } from './bytes.js';
 export {
   checkBoolean,
   checkFunction,

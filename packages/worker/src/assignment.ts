@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type { FrameWriter } from '@gearmanode/core';
+import { copyBytes, type FrameWriter } from '@gearmanode/core';
 import {
   type BodyDecoder,
   decodeFunctionName,
@@ -176,9 +176,6 @@ export class CompleteWriter implements FrameWriter {
     let offset = at + HEADER_SIZE;
     for (let i = raw.handleStart; i < handleEnd; i++) target[offset++] = bytes[i] as number;
     target[offset++] = 0;
-    // A small result (up to SMALL_PAYLOAD bytes) in a loop: cheaper than a call of `set`.
-    if (length <= SMALL_PAYLOAD)
-      for (let i = 0; i < length; i++) target[offset + i] = result[i] as number;
-    else target.set(result, offset);
+    copyBytes(result, target, offset);
   }
 }

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import { encodePacketInto, encodePacketParts, type PacketInit } from '@gearmanode/protocol';
+import { copyBytes } from '../bytes.js';
 
 // The bytes a session has queued for its socket, written in one batch per flush. It knows
 // nothing of requests or replies.
@@ -19,8 +20,6 @@ const SLAB_SIZE = 16 * 1024;
 const SLAB_MIN_ROOM = 1024;
 // A queued frame up to this size is copied behind packets in the slab rather than cut after them.
 const SLAB_COPY_LIMIT = 256;
-// A frame up to this size is copied byte by byte rather than with `set`.
-const SMALL_COPY = 64;
 
 /** Writes a packet of its own into the outbox (see `Session.sendFrame`). */
 export interface FrameWriter {
@@ -106,10 +105,7 @@ export class Outbox {
         const slab = this.#slab as Buffer;
         const length = part.length;
         if (length <= SLAB_COPY_LIMIT && slabEnd + length <= slab.length) {
-          // A GRAB's 12 bytes, say: a loop is cheaper than `set` for so few.
-          if (length <= SMALL_COPY)
-            for (let i = 0; i < length; i++) slab[slabEnd + i] = part[i] as number;
-          else slab.set(part, slabEnd);
+          copyBytes(part, slab, slabEnd);
           this.#slabEnd = slabEnd + length;
           continue;
         }
