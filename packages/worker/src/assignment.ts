@@ -2,7 +2,6 @@ import { Buffer } from 'node:buffer';
 import { copyBytes, type FrameWriter } from '@gearmanode/core';
 import {
   type BodyDecoder,
-  decodeFunctionName,
   HEADER_SIZE,
   PACKET_TYPES,
   type Packet,
@@ -85,6 +84,29 @@ function nulBefore(buf: Buffer, from: number, limit: number): number {
   return -1;
 }
 
+// The function name of the last assignment, as bytes and as the string: a worker is handed the
+// same few names again and again.
+const lastNameBytes = Buffer.alloc(MAX_KEPT);
+let lastNameLength = -1;
+let lastName = '';
+
+/** The end (its NUL) of the last assignment's function name if `buf[from, …)` holds it; else -1. */
+function lastNameEnd(buf: Buffer, from: number, end: number): number {
+  const length = lastNameLength;
+  const nul = from + length;
+  if (length < 0 || nul >= end) return -1;
+  for (let i = 0; i < length; i++) if (buf[from + i] !== lastNameBytes[i]) return -1;
+  return buf[nul] === 0 ? nul : -1;
+}
+
+function rememberName(buf: Buffer, from: number, to: number): string {
+  const name = buf.toString('utf8', from, to);
+  buf.copy(lastNameBytes, 0, from, to);
+  lastNameLength = to - from;
+  lastName = name;
+  return name;
+}
+
 // Where `keepField` left off: the pool offset after the field's bytes. A module variable rather
 // than a returned pair, which would be an object per field.
 let keptEnd = 0;
@@ -124,8 +146,13 @@ function decodeAssignment(
   const handleEnd = keepField(buf, start, Math.min(end, start + MAX_KEPT), bytes, handleStart);
   const handleAt = keptEnd;
   const nameStart = handleEnd + 1;
-  const nameEnd =
-    handleEnd < 0 ? -1 : nulBefore(buf, nameStart, Math.min(end, nameStart + MAX_KEPT));
+  let nameEnd = -1;
+  let known = false;
+  if (handleEnd >= 0) {
+    nameEnd = lastNameEnd(buf, nameStart, end);
+    known = nameEnd >= 0;
+    if (!known) nameEnd = nulBefore(buf, nameStart, Math.min(end, nameStart + MAX_KEPT));
+  }
   let uniqueEnd = nameEnd;
   let at = handleAt;
   if (type === 'JOB_ASSIGN_UNIQ' && nameEnd >= 0) {
@@ -137,7 +164,7 @@ function decodeAssignment(
   // packet with strings, or the same ProtocolError. What was copied is left behind unused.
   if (uniqueEnd < 0) return parseBody(type, buf, start, end);
   poolUsed = at;
-  const name = nameEnd === nameStart ? '' : decodeFunctionName(buf, nameStart, nameEnd);
+  const name = known ? lastName : rememberName(buf, nameStart, nameEnd);
   const payload = ownedPayload(buf, uniqueEnd + 1, end);
   const raw = new RawAssignment(type, name, payload, bytes, handleStart, handleAt, at);
   // Read through the Packet type like any assignment: `handle` and `unique` are getters.

@@ -74,6 +74,41 @@ describe('the worker’s JOB_ASSIGN decoders', () => {
     },
   );
 
+  test('tell the last function name from names that share its bytes or its length', () => {
+    // Each decoded after the one before it, which it resembles: the same name again, a prefix
+    // of it, a longer name starting with it, one of the same length, the empty name, a name
+    // whose NUL would lie past the body's end, and non-ASCII bytes.
+    const names = [
+      'resize',
+      'resize',
+      'resiz',
+      'resize',
+      'resize-big',
+      'resize',
+      'rEsize',
+      '',
+      '',
+      'ü',
+      'resize',
+    ];
+    for (const type of ['JOB_ASSIGN', 'JOB_ASSIGN_UNIQ'] as const) {
+      for (const name of names) {
+        const fields = type === 'JOB_ASSIGN' ? ['H:1', name, 'p'] : ['H:1', name, 'u', 'p'];
+        const { raw, eager } = decode(type, fields);
+        expect(raw).toBeInstanceOf(RawAssignment);
+        expect(fieldsOf(raw)).toEqual(fieldsOf(eager));
+      }
+    }
+    // The last name's bytes at the very end of a body, with no NUL after them: the protocol's
+    // error, as for any assignment short of a field.
+    decode('JOB_ASSIGN', ['H:1', 'resize', 'p']);
+    const { buf, start } = body(['H:1', 'resize', 'p']);
+    const cut = start + 'H:1\0resize'.length;
+    expect(() => ASSIGNMENT_DECODERS.JOB_ASSIGN?.(buf, start, cut)).toThrow(
+      expect.objectContaining({ name: 'ProtocolError' }),
+    );
+  });
+
   test('copy the payload out of the buffer read into', () => {
     const { buf, start, end } = body(['H:1', 'fn', 'u', 'abc']);
     const raw = ASSIGNMENT_DECODERS.JOB_ASSIGN_UNIQ?.(buf, start, end) as unknown as RawAssignment;
