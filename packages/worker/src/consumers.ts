@@ -201,11 +201,20 @@ function runHandler(job: JobImpl, handler: JobHandler | undefined): void {
     handlerFailed(job, error);
     return;
   }
+  if (job.settled && !job.released) {
+    // The handler settled the job before it returned (it awaited `job.complete()`, say), and
+    // a settled job stays settled: what the handler returns or throws next has nowhere to go.
+    // Only a rejection is caught, so that it is not reported as unhandled. No closures per job.
+    void Promise.resolve(result).then(undefined, ignoreLateError);
+    return;
+  }
   void Promise.resolve(result).then(
     (value) => handlerReturned(job, value),
     (error: unknown) => handlerFailed(job, error),
   );
 }
+
+function ignoreLateError(): void {}
 
 function handlerFailed(job: JobImpl, error: unknown): void {
   // A job the worker took back counts the failure as a dropped result. One the handler

@@ -173,6 +173,36 @@ describe('worker against a job server', () => {
     expect(worker.stats().servers[0]?.grabRefused).toBe(0);
   });
 
+  test('a handler that returns or throws after settling its job changes nothing', async () => {
+    const fn = uniqueName('settled-first');
+    const worker = await start({ functions: [fn] });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      void worker.process(async (job) => {
+        await job.complete(`done ${job.text()}`);
+        if (job.text() === 'throw') throw new Error('after the result');
+        // Not a valid result, and never sent: the job is settled.
+        return 42 as unknown as string;
+      });
+      const [thrown, returned] = await Promise.all([
+        client.submit(fn, 'throw'),
+        client.submit(fn, 'return'),
+      ]);
+      expect(thrown?.result).toEqual({ type: 'complete', data: Buffer.from('done throw') });
+      expect(returned?.result).toEqual({ type: 'complete', data: Buffer.from('done return') });
+      // An unhandled rejection is reported once the tick that made it is over.
+      await sleep(20);
+      expect(unhandled).toEqual([]);
+      expect(worker.stats()).toMatchObject({ completed: 2, exceptions: 0, failed: 0 });
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   test('shows the unique on the job, and coalesced submissions share one run', async () => {
     const fn = uniqueName('unique');
     const other = await TestClient.connect(server);
