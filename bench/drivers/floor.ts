@@ -6,22 +6,27 @@
  * the figures of this column are what Node itself costs on this machine, and the gap between it
  * and C is no library's doing.
  *
- * Worker, on each of its connections: CAN_DO, then GRAB_JOB; NO_JOB → PRE_SLEEP; NOOP →
- * GRAB_JOB; JOB_ASSIGN → one write of WORK_COMPLETE and the next GRAB_JOB (libgearman's cycle).
- * Client: SUBMIT_JOB per job, results matched by handle (JOB_CREATED comes back in submission
- * order on one connection); SUBMIT_JOB_BG per background job, settled by its JOB_CREATED.
+ * Worker, on each of its connections: CAN_DO, then GRAB_JOB_UNIQ; NO_JOB → PRE_SLEEP; NOOP →
+ * GRAB_JOB_UNIQ; JOB_ASSIGN_UNIQ → one write of WORK_COMPLETE and the next GRAB (libgearman's
+ * cycle). Client: SUBMIT_JOB per job, results matched by handle (JOB_CREATED comes back in
+ * submission order on one connection); SUBMIT_JOB_BG per background job, settled by its
+ * JOB_CREATED.
+ *
+ * The same work on the wire as the libraries it is the floor of: background jobs carry a random
+ * unique (libgearman's client and ours both send one), and the worker is handed each job's
+ * unique (libgearman grabs with GRAB_JOB_ALL, ours with GRAB_JOB_UNIQ), so the server stores,
+ * hashes and sends the same bytes for the floor as for them.
  */
 import { Buffer } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { config, runClient, workerHarness } from './lib/harness.ts';
 
 const cfg = config();
 const REQ = 0x00524551; // "\0REQ"
 const HEADER = 12;
-const [CAN_DO, PRE_SLEEP, NOOP, SUBMIT_JOB, JOB_CREATED, GRAB_JOB, NO_JOB, JOB_ASSIGN] = [
-  1, 4, 6, 7, 8, 9, 10, 11,
-];
-const [WORK_COMPLETE, SUBMIT_JOB_BG] = [13, 18];
+const [CAN_DO, PRE_SLEEP, NOOP, SUBMIT_JOB, JOB_CREATED, NO_JOB] = [1, 4, 6, 7, 8, 10];
+const [WORK_COMPLETE, SUBMIT_JOB_BG, GRAB_JOB_UNIQ, JOB_ASSIGN_UNIQ] = [13, 18, 30, 31];
 
 function packet(type: number, ...fields: (string | Buffer)[]): Buffer {
   const parts = fields.map((field) => (typeof field === 'string' ? Buffer.from(field) : field));
@@ -153,20 +158,21 @@ if (cfg.role === 'client') {
     submitBackground: (payload) =>
       new Promise((resolve) => {
         created.push(resolve);
-        socket.write(packet(SUBMIT_JOB_BG, cfg.fn, '', payload));
+        socket.write(packet(SUBMIT_JOB_BG, cfg.fn, randomUUID(), payload));
       }),
   });
 } else {
   const harness = workerHarness(cfg);
-  const grab = packet(GRAB_JOB);
+  const grab = packet(GRAB_JOB_UNIQ);
   const preSleep = packet(PRE_SLEEP);
   const connectWorker = async (): Promise<void> => {
     const socket: net.Socket = await connect((type, body) => {
       if (type === NOOP) socket.write(grab);
       else if (type === NO_JOB) socket.write(preSleep);
-      else if (type === JOB_ASSIGN) {
+      else if (type === JOB_ASSIGN_UNIQ) {
+        // handle NUL function NUL unique NUL payload
         const first = body.indexOf(0);
-        const second = body.indexOf(0, first + 1);
+        const second = body.indexOf(0, body.indexOf(0, first + 1) + 1);
         const result = harness.echo(body.subarray(second + 1));
         const handle = body.subarray(0, first);
         if (result.length < LARGE) {
