@@ -76,8 +76,8 @@ describe('the worker’s JOB_ASSIGN decoders', () => {
 
   test('tell the last function name from names that share its bytes or its length', () => {
     // Each decoded after the one before it, which it resembles: the same name again, a prefix
-    // of it, a longer name starting with it, one of the same length, the empty name, a name
-    // whose NUL would lie past the body's end, and non-ASCII bytes.
+    // of it, a longer name starting with it, one of the same length, the empty name, and
+    // non-ASCII bytes.
     const names = [
       'resize',
       'resize',
