@@ -43,7 +43,7 @@ export class Outbox {
   /**
    * The slab's memory and where the slab starts in it, read once per slab: a view of the
    * queued bytes made from them skips `subarray`, which reads the slab's `buffer` (a call into
-   * the runtime) on every flush.
+   * the runtime) on every view.
    */
   #slabMemory: ArrayBufferLike | undefined;
   #slabBase = 0;
@@ -133,7 +133,7 @@ export class Outbox {
       this.#frames.push(this.#single);
       this.#single = undefined;
     }
-    this.#frames.push((this.#slab as Buffer).subarray(start, end));
+    this.#frames.push(this.#slabView(start, end));
     this.#framesBytes += end - start;
     this.#slabStart = end;
   }
@@ -149,6 +149,11 @@ export class Outbox {
     return slab;
   }
 
+  /** The slab's bytes `[start, end)`, as a view made from its memory (see `#slabMemory`). */
+  #slabView(start: number, end: number): Buffer {
+    return Buffer.from(this.#slabMemory as ArrayBufferLike, this.#slabBase + start, end - start);
+  }
+
   /** Writes everything queued to `socket` in one batch. Returns false when nothing was queued. */
   writeTo(socket: net.Socket): boolean {
     const slabStart = this.#slabStart;
@@ -159,13 +164,7 @@ export class Outbox {
         const slab = this.#slab as Buffer;
         this.#slabStart = slabEnd;
         if (slab.length - slabEnd < SLAB_MIN_ROOM) this.#slab = undefined;
-        socket.write(
-          Buffer.from(
-            this.#slabMemory as ArrayBufferLike,
-            this.#slabBase + slabStart,
-            slabEnd - slabStart,
-          ),
-        );
+        socket.write(this.#slabView(slabStart, slabEnd));
         return true;
       }
       this.#cut();
