@@ -2,12 +2,19 @@
 const LOOP_COPY_MAX = 64;
 
 /**
- * Copies all of `source` into `target` at `at`. A few bytes (a GRAB's 12, a short result) are
- * copied in a loop; `TypedArray.prototype.set` is a call into a builtin that costs more than the
- * loop for them, and less for anything longer.
+ * Copies `source[from, to)` (all of it by default) into `target` at `at`. A few bytes (a GRAB's
+ * 12, a job's handle, a short result) are copied in a loop; `TypedArray.prototype.set` is a call
+ * into a builtin that costs more than the loop for them, and less for anything longer.
  */
-export function copyBytes(source: Uint8Array, target: Uint8Array, at: number): void {
-  const length = source.length;
-  if (length > LOOP_COPY_MAX) target.set(source, at);
-  else for (let i = 0; i < length; i++) target[at + i] = source[i] as number;
+export function copyBytes(
+  source: Uint8Array,
+  target: Uint8Array,
+  at: number,
+  from = 0,
+  to: number = source.length,
+): void {
+  const length = to - from;
+  if (length <= LOOP_COPY_MAX) {
+    for (let i = 0; i < length; i++) target[at + i] = source[from + i] as number;
+  } else target.set(length === source.length ? source : source.subarray(from, to), at);
 }

@@ -66,7 +66,7 @@ export class RawAssignment {
   }
 }
 
-/** At or below this size a payload is copied byte by byte, without a view of it first. */
+/** At or below this size a payload is copied without a view of it first. */
 const SMALL_PAYLOAD = 64;
 
 /** The payload `buf[from, end)` in a buffer of its own (see `jobPayload`). */
@@ -74,7 +74,7 @@ function ownedPayload(buf: Buffer, from: number, end: number): Buffer {
   const length = end - from;
   if (length > SMALL_PAYLOAD) return jobPayload(buf.subarray(from, end));
   const payload = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) payload[i] = buf[from + i] as number;
+  copyBytes(buf, payload, 0, from, end);
   return payload;
 }
 
@@ -195,14 +195,12 @@ export class CompleteWriter implements FrameWriter {
   writeFrame(target: Buffer, at: number): void {
     const raw = this.raw as RawAssignment;
     const result = this.result as Uint8Array;
-    const bytes = raw.bytes;
+    const handleStart = raw.handleStart;
     const handleEnd = raw.handleEnd;
-    const length = result.length;
-    const size = handleEnd - raw.handleStart + 1 + length;
-    writeHeader(target, at, 'REQ', WORK_COMPLETE, size);
-    let offset = at + HEADER_SIZE;
-    for (let i = raw.handleStart; i < handleEnd; i++) target[offset++] = bytes[i] as number;
-    target[offset++] = 0;
-    copyBytes(result, target, offset);
+    writeHeader(target, at, 'REQ', WORK_COMPLETE, handleEnd - handleStart + 1 + result.length);
+    const nul = at + HEADER_SIZE + handleEnd - handleStart;
+    copyBytes(raw.bytes, target, at + HEADER_SIZE, handleStart, handleEnd);
+    target[nul] = 0;
+    copyBytes(result, target, nul + 1);
   }
 }
